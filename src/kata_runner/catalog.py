@@ -51,7 +51,7 @@ class Limits:
     per_test_seconds: soft limit per test, enforced in the child; the parent kills at this + grace.
     run_seconds: hard cap on a whole `kata run` (all children together).
     memory_bytes: address-space cap of the child, or None for no cap (torch reserves far more
-        virtual memory than it uses, so torch katas use a larger cap).
+        virtual memory than it uses, so torch katas get 4 GiB instead of 2).
     output_bytes: child stdout+stderr read by the parent before it stops the child.
     shown_output_chars: printed output shown per test.
     """
@@ -228,7 +228,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
         table.done()
 
     limits_table = _Table(top.get("limits", dict, default={}, expect="a [limits] table"), "[limits]", path)
-    default_memory = 8 * GIB if "torch" in requires else 2 * GIB
+    default_memory = 4 * GIB if "torch" in requires else 2 * GIB
     memory_mib = limits_table.get(
         "memory_mib", int, default=default_memory // 2**20, expect="an integer of MiB >= 256", check=lambda v: v >= 256
     )
