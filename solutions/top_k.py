@@ -55,7 +55,9 @@ def _select_top(scores_QN: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     idx_QK = np.nonzero(keep_QN)[1].reshape(Q, K)
     top_QK = np.take_along_axis(scores_QN, idx_QK, axis=1)
     order_QK = np.argsort(-top_QK, axis=1, kind="stable")  # stable: equal scores keep index order
-    return np.take_along_axis(idx_QK, order_QK, axis=1), np.take_along_axis(top_QK, order_QK, axis=1)
+    return np.take_along_axis(idx_QK, order_QK, axis=1), np.take_along_axis(
+        top_QK, order_QK, axis=1
+    )
 
 
 def top_k_batch(queries: ArrayLike, corpus: ArrayLike, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -95,7 +95,7 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
     with bar:
         doc = grade(attempt, progress=update)
     if args.json:
-        print(json.dumps(doc, indent=2))
+        app.out.file.write(json.dumps(doc, indent=2) + "\n")
     else:
         report.render(doc, app.out)
     return exit_code(doc)

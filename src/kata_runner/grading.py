@@ -176,7 +176,7 @@ class _Run:
             "--crash-file", str(crash), "--",
             "-c", str(self.dir / "pytest.ini"), "--rootdir", str(self.kata.suite_path.parent),
             "--confcutdir", str(self.kata.suite_path.parent), "--import-mode=importlib",
-            "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "kata_runner.pytest_plugin",
+            "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:randomly", "-p", "kata_runner.pytest_plugin",
             "-p", "kata_runner.harness", "-p", "_hypothesis_pytestplugin",
             "-q", "--no-header", "-rN", "--tb=no", "-W", "ignore",
             "--kata-impl", str(self.attempt_copy), "--kata-records", str(records),
@@ -263,10 +263,22 @@ class _Run:
         result.returncode = proc.returncode
         result.output = reader.text()
         try:
-            result.crash_text = crash_path.read_text(errors="replace")[-4000:]
+            crash = crash_path.read_text(errors="replace")[-8000:]
+            result.crash_text = _user_crash_lines(crash, str(self.attempt_copy), self.attempt.display_path)
         except OSError:
             result.crash_text = ""
         return result
+
+
+def _user_crash_lines(text: str, copy_path: str, display_path: str) -> str:
+    """The fatal-error line and the attempt's own frames from a faulthandler dump, under the user's path."""
+    kept = []
+    for line in text.splitlines():
+        if line.startswith("Fatal Python error"):
+            kept.append(line)
+        elif copy_path in line:
+            kept.append("  " + line.strip().replace(copy_path, display_path))
+    return "\n".join(kept[:12])
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -289,10 +301,10 @@ def grade(attempt: Attempt, *, limits: Limits | None = None, progress: Progress 
         compile(attempt.source, attempt.display_path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-        return verdicts.results_document(attempt, limits, verdicts.Outcome(syntax_error=message),
+        return verdicts.results_document(attempt, limits, verdicts.Outcome(limits.per_test_seconds, syntax_error=message),
                                          wall_seconds=time.monotonic() - started)
     run = _Run(attempt, limits, progress)
-    outcome = verdicts.Outcome()
+    outcome = verdicts.Outcome(limits.per_test_seconds)
     try:
         remaining: list[str] | None = None
         while True:

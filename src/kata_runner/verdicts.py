@@ -45,6 +45,7 @@ class Verdict:
 class Outcome:
     """Everything learned from the children of one run."""
 
+    default_limit: float = 10.0
     syntax_error: str | None = None
     expected: list[dict[str, Any]] | None = None
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -124,14 +125,15 @@ class Outcome:
 
     def _in_flight_verdict(self, child: ChildRun, death: str, fired: bool) -> Verdict:
         if child.killed_for in ("test_timeout", "run_timeout") or fired:
-            return Verdict("timeout", "ran past the time limit and did not stop, so it was killed "
+            limit = self.test_limits.get(child.in_flight or "", self.default_limit)
+            return Verdict("timeout", f"ran past the {limit:g} s limit per test and did not stop, so it was killed "
                                       "(an infinite loop, a swallowed interrupt, or a slower algorithm than this "
                                       "level needs)")
         if child.killed_for == "output_limit":
             return Verdict("error", "printed more than 1 MiB of output, so it was stopped; remove debug prints "
                                     "from loops")
         code = child.returncode
-        crash = _crash_excerpt(child.crash_text)
+        crash = child.crash_text
         if code is not None and code < 0:
             message = f"{death} while this test ran" + (f"\n{crash}" if crash else "")
             if -code == signal.SIGKILL:
@@ -141,13 +143,8 @@ class Outcome:
                                 "thread ends the grading process; return a value or raise an exception instead")
 
 
-def _crash_excerpt(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[:12])
-
-
-def classify(record: dict[str, Any]) -> Verdict:
-    """The verdict for one harness test record."""
+def classify(record: dict[str, Any], limit: float) -> Verdict:
+    """The verdict for one harness test record; `limit` is that test's time limit in seconds."""
     if record["outcome"] == "passed":
         return Verdict("pass")
     kind = record.get("exc_kind", "exception")
@@ -156,8 +153,8 @@ def classify(record: dict[str, Any]) -> Verdict:
         return Verdict("error", message)
     if kind == "timeout":
         where = f"\nstopped at:\n{record['where']}" if record.get("where") else ""
-        return Verdict("timeout", "ran past the time limit (an infinite loop, or a slower algorithm than this "
-                                  f"level needs){where}")
+        return Verdict("timeout", f"ran past the {limit:g} s limit per test (an infinite loop, or a slower "
+                                  f"algorithm than this level needs){where}")
     if kind == "memory":
         return Verdict("memory", "ran out of memory (the limit is an address-space cap; a full (n, n) matrix or an "
                                  f"unbounded list?)\n{message}")
@@ -198,7 +195,7 @@ def results_document(attempt: Attempt, limits: Limits, outcome: Outcome, *, wall
         nodeid = test["nodeid"]
         record = outcome.records.get(nodeid)
         if record is not None:
-            verdict = classify(record)
+            verdict = classify(record, test.get("timeout") or limits.per_test_seconds)
         elif nodeid in outcome.synthesized:
             verdict = outcome.synthesized[nodeid]
         else:

@@ -219,9 +219,7 @@ class KVMachine(RuleBasedStateMachine):
         return program_text(self.steps)
 
     def compare(self, actual: Any, expected: Any, *, call: str, rule: str) -> None:
-        if actual == expected and (type(actual) is type(expected) or expected is None or actual is None):
-            return
-        if isinstance(expected, int) and isinstance(actual, int) and actual == expected:
+        if type(actual) is type(expected) and actual == expected:
             return
         last = self.steps[-1]
         headline = rule if rule == self.step_rule else f"{rule}\n  last step: {last}, where {self.step_rule}"
@@ -539,7 +537,7 @@ def test_count_and_scan_on_a_store_of_20000_keys(impl):
         expected = sum(1 for i in range(20_000) if i % 3 and i % 7 == v)
         expect_equal(store.count(f"v{v}"), expected, call=call + f"count('v{v}')", rule=COUNT)
     expected_scan = [(f"key{i:05d}", f"v{i % 7}") for i in range(1230, 1240) if i % 3]
-    expect_equal(store.scan("key123"), expected_scan, call=call + "scan('key123')", rule=f"{SCAN}, sorted by key")
+    expect_equal(store.scan("key0123"), expected_scan, call=call + "scan('key0123')", rule=f"{SCAN}, sorted by key")
     expect_equal(len(store.scan("")), 20_000 - 6667, call=call + "len(scan(''))", rule=SCAN_EMPTY_PREFIX)
 
 
@@ -550,18 +548,6 @@ def test_random_programs_with_count_and_scan_match_a_dict(impl):
 
 # ---------------------------------------------------------------------------------------------
 # Level 3: nested transactions
-
-
-@pytest.mark.level(3)
-def test_transaction_error_is_an_exception_class(impl):
-    error = getattr(impl, "TransactionError", None)
-    if not (isinstance(error, type) and issubclass(error, Exception)):
-        fail(
-            "rule: TransactionError is an exception class defined in your module (keep the stub's)",
-            expected="class TransactionError(Exception)",
-            actual=repr(error),
-            show_values=False,
-        )
 
 
 @pytest.mark.level(3)
