@@ -115,11 +115,12 @@ class BM25:
         k = min(k, n_docs)
         if k == 0:
             return []
+        neg_N = -scores_N  # ascending order of neg_N is best first
         if k < n_docs:
-            kth_best = np.partition(scores_N, n_docs - k)[n_docs - k]
+            kth_best = np.partition(neg_N, k - 1)[k - 1]
             # Every document tied with the k-th best is a candidate, in ascending index order.
-            cand_C = np.flatnonzero(scores_N >= kth_best)
+            cand_C = np.flatnonzero(neg_N <= kth_best)
         else:
             cand_C = np.arange(n_docs)
-        order_C = np.argsort(-scores_N[cand_C], kind="stable")  # stable: ties keep the lower index
+        order_C = np.argsort(neg_N[cand_C], kind="stable")  # stable: ties keep the lower index
         return [int(i) for i in cand_C[order_C[:k]]]

@@ -24,7 +24,9 @@ from numpy.typing import ArrayLike
 
 def _unit_rows(X_ND: np.ndarray) -> np.ndarray:
     """Rows of X scaled to unit norm; all-zero rows stay zero. X: (N, D) float64."""
-    peak_N1 = np.max(np.abs(X_ND), axis=1, keepdims=True) if X_ND.shape[1] else np.zeros((len(X_ND), 1))
+    peak_N1 = (
+        np.max(np.abs(X_ND), axis=1, keepdims=True) if X_ND.shape[1] else np.zeros((len(X_ND), 1))
+    )
     scaled_ND = X_ND / np.where(peak_N1 == 0, 1.0, peak_N1)  # entries in [-1, 1], max |entry| = 1
     norm_N1 = np.linalg.norm(scaled_ND, axis=1, keepdims=True)
     return scaled_ND / np.where(norm_N1 == 0, 1.0, norm_N1)
@@ -40,7 +42,9 @@ def cosine_similarity(a: ArrayLike, b: ArrayLike) -> float:
     if a_D.ndim != 1 or b_D.ndim != 1:
         raise ValueError(f"expected 1-D vectors, got shapes {a_D.shape} and {b_D.shape}")
     if a_D.size == 0 or a_D.shape != b_D.shape:
-        raise ValueError(f"expected two non-empty vectors of equal length, got {a_D.size} and {b_D.size}")
+        raise ValueError(
+            f"expected two non-empty vectors of equal length, got {a_D.size} and {b_D.size}"
+        )
     value = float(_unit_rows(a_D[None, :])[0] @ _unit_rows(b_D[None, :])[0])
     return float(np.clip(value, -1.0, 1.0))
 
@@ -50,6 +54,8 @@ def cosine_similarity_matrix(A: ArrayLike, B: ArrayLike) -> np.ndarray:
     A_ND = np.asarray(A, dtype=np.float64)
     B_MD = np.asarray(B, dtype=np.float64)
     if A_ND.ndim != 2 or B_MD.ndim != 2 or A_ND.shape[1] != B_MD.shape[1]:
-        raise ValueError(f"expected (n, d) and (m, d) arrays, got shapes {A_ND.shape} and {B_MD.shape}")
-    S_NM = _unit_rows(A_ND) @ _unit_rows(B_MD).T
-    return np.clip(S_NM, -1.0, 1.0)
+        raise ValueError(
+            f"expected (n, d) and (m, d) arrays, got shapes {A_ND.shape} and {B_MD.shape}"
+        )
+    S_NM: np.ndarray = np.clip(_unit_rows(A_ND) @ _unit_rows(B_MD).T, -1.0, 1.0)
+    return S_NM

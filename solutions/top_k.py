@@ -8,11 +8,11 @@ Notes
   `np.argpartition` (introselect, O(N) per row) plus a sort of only the K survivors, O(K log K) per
   row, instead of O(N log N) for a full `argsort` of every row. For N = 1,000,000 and K = 10 that
   is the difference between reading the scores once and sorting them.
-- Ties: `argpartition` gives no guarantee about *which* of several equal scores lands inside the
-  first K, so it is not used for the selection itself. Instead the K-th best score t is found per
-  row; everything strictly better than t is kept, and the remaining slots go to the lowest-index
-  entries equal to t (a running count along the row). A stable sort of the K survivors, which are
-  in index order, then puts equal scores lowest index first.
+- Ties: `argpartition` gives no guarantee about *which* of several scores equal to the K-th best
+  lands inside the first K. A row where such a tie straddles the cut is detected (count the
+  copies of the K-th score in the row and among the K kept) and redone with a stable full sort,
+  which keeps the lowest indices. The K survivors are then ordered by `np.lexsort` on
+  (index, -score): best first, equal scores lowest index first.
 - Zero vectors: rows are divided by `where(norm == 0, 1, norm)`, so a zero row (or query) stays
   zero and scores exactly 0.0 against everything, never NaN.
 - Trade-offs: the (Q, N) score matrix is materialised; for a corpus too large for that, process
@@ -42,19 +42,21 @@ def _select_top(scores_QN: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     K = min(k, N)
     if K == 0:
         return np.zeros((Q, 0), dtype=np.intp), np.zeros((Q, 0), dtype=np.float64)
-    # The K-th best score of each row, in O(N): after argpartition, position K - 1 holds it.
-    part_QN = np.argpartition(-scores_QN, K - 1, axis=1)
-    kth_Q1 = np.take_along_axis(scores_QN, part_QN[:, K - 1 : K], axis=1)
-    above_QN = scores_QN > kth_Q1
-    at_QN = scores_QN == kth_Q1
-    # Slots left for entries equal to the K-th score go to the lowest indices among them.
-    free_Q1 = K - above_QN.sum(axis=1, keepdims=True)
-    keep_QN = above_QN | (at_QN & (np.cumsum(at_QN, axis=1, dtype=np.int32) <= free_Q1))
-    # Exactly K entries per row are kept; nonzero walks row by row, so each row's K column
-    # indices come out in increasing order.
-    idx_QK = np.nonzero(keep_QN)[1].reshape(Q, K)
+    # The K best of each row, unordered, in O(N): argpartition moves them to the last K slots.
+    idx_QK = np.argpartition(scores_QN, N - K, axis=1)[:, N - K :]
     top_QK = np.take_along_axis(scores_QN, idx_QK, axis=1)
-    order_QK = np.argsort(-top_QK, axis=1, kind="stable")  # stable: equal scores keep index order
+    # argpartition chooses arbitrarily among scores equal to the K-th best. Where such a tie
+    # straddles the cut (some copies in, some out), redo the row with a stable full sort, which
+    # keeps the lowest indices. Rare on real data; every row when, e.g., the query is zero.
+    kth_Q1 = top_QK.min(axis=1, keepdims=True)
+    straddles_Q = (scores_QN == kth_Q1).sum(axis=1) != (top_QK == kth_Q1).sum(axis=1)
+    if straddles_Q.any():
+        rows_R = np.flatnonzero(straddles_Q)
+        redo_RK = np.argsort(-scores_QN[rows_R], axis=1, kind="stable")[:, :K]
+        idx_QK[rows_R] = redo_RK
+        top_QK[rows_R] = np.take_along_axis(scores_QN[rows_R], redo_RK, axis=1)
+    # Best first; among equal scores, lower index first (lexsort: last key is the primary one).
+    order_QK = np.lexsort((idx_QK, -top_QK), axis=1)
     return np.take_along_axis(idx_QK, order_QK, axis=1), np.take_along_axis(
         top_QK, order_QK, axis=1
     )

@@ -39,7 +39,11 @@ class CliResult:
 def make_runner(catalog: Catalog) -> Callable[..., CliResult]:
     def run(*argv: str) -> CliResult:
         out, err = io.StringIO(), io.StringIO()
-        app = App(catalog, Console(file=out, width=120, no_color=True), Console(file=err, width=120, no_color=True))
+        app = App(
+            catalog,
+            Console(file=out, width=120, no_color=True),
+            Console(file=err, width=120, no_color=True),
+        )
         code = main(list(argv), app=app)
         return CliResult(code, out.getvalue(), err.getvalue())
 

@@ -20,7 +20,12 @@ TOTAL = "\n\ndef total(xs):\n    return sum(xs)\n"
 
 def attempt(tmp_path: Path, double_body: str, *, prelude: str = "", name: str = "probe.py") -> Path:
     """A probe attempt whose `double` has the given body; `total` is correct."""
-    source = prelude + "\n\ndef double(x):\n" + textwrap.indent(textwrap.dedent(double_body), "    ") + TOTAL
+    source = (
+        prelude
+        + "\n\ndef double(x):\n"
+        + textwrap.indent(textwrap.dedent(double_body), "    ")
+        + TOTAL
+    )
     path = tmp_path / name
     path.write_text(source)
     return path
@@ -88,8 +93,10 @@ def test_wrong_value_fails_with_call_expected_and_actual(kata_probe, tmp_path):
 
 def test_property_failure_shows_the_shrunk_example_every_time(kata_probe, tmp_path):
     path = attempt(tmp_path, "return 2 * x + (x > 1000)")
-    examples = {grade(kata_probe, path).test("test_double_property")["hypothesis"]["falsifying_example"]
-                for _ in range(2)}
+    examples = {
+        grade(kata_probe, path).test("test_double_property")["hypothesis"]["falsifying_example"]
+        for _ in range(2)
+    }
     assert len(examples) == 1
     (example,) = examples
     assert "x=1001" in example and "impl=" not in example
@@ -100,7 +107,7 @@ def test_type_error_is_an_error_with_the_users_frame(kata_probe, tmp_path):
     test = result.test("test_double_of_two")
     assert test["status"] == "error"
     assert test["message"].startswith("TypeError:")
-    assert "probe.py\", line" in test["message"] and "return len(x)" in test["message"]
+    assert 'probe.py", line' in test["message"] and "return len(x)" in test["message"]
     assert_level_two_still_graded(result)
 
 
@@ -109,11 +116,19 @@ def test_type_error_is_an_error_with_the_users_frame(kata_probe, tmp_path):
     [
         ("while-true", "while True:\n    pass", ""),
         ("sleep", "time.sleep(10**6)", "import time"),
-        ("swallows-base-exception", "while True:\n    try:\n        while True:\n            pass\n"
-                                    "    except BaseException:\n        pass", ""),
+        (
+            "swallows-base-exception",
+            (
+                "while True:\n    try:\n        while True:\n            pass\n"
+                "    except BaseException:\n        pass"
+            ),
+            "",
+        ),
     ],
 )
-def test_hang_in_a_plain_test_is_a_timeout_and_the_rest_still_run(kata_probe, tmp_path, case, body, prelude):
+def test_hang_in_a_plain_test_is_a_timeout_and_the_rest_still_run(
+    kata_probe, tmp_path, case, body, prelude
+):
     body = f"if x == 2:\n{textwrap.indent(body, '    ')}\nreturn 2 * x"
     result = grade(kata_probe, attempt(tmp_path, body, prelude=prelude))
     assert result.test("test_double_of_two")["status"] == "timeout"
@@ -164,7 +179,10 @@ def test_allocating_8_gib_is_a_memory_verdict(kata_probe, tmp_path):
 
 
 def test_printing_50_mb_is_truncated_and_the_run_completes(kata_probe, tmp_path):
-    result = grade(kata_probe, attempt(tmp_path, "if x == 2:\n    print('x' * 50_000_000)\n    return 0\nreturn 2 * x"))
+    result = grade(
+        kata_probe,
+        attempt(tmp_path, "if x == 2:\n    print('x' * 50_000_000)\n    return 0\nreturn 2 * x"),
+    )
     test = result.test("test_double_of_two")
     assert test["status"] == "fail"
     assert test["output"].startswith("x" * 100)
@@ -174,17 +192,21 @@ def test_printing_50_mb_is_truncated_and_the_run_completes(kata_probe, tmp_path)
 
 
 def test_conftest_beside_the_attempt_cannot_force_passes(kata_probe, tmp_path):
-    (tmp_path / "conftest.py").write_text(textwrap.dedent("""
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent("""
         import pytest
 
         @pytest.hookimpl(hookwrapper=True)
         def pytest_runtest_makereport(item, call):
             outcome = yield
             outcome.get_result().outcome = "passed"
-    """))
+    """)
+    )
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:kata_runner.harness\n")
     path = attempt(tmp_path, 'raise NotImplementedError("double")')
-    path.write_text(path.read_text().replace("return sum(xs)", 'raise NotImplementedError("total")'))
+    path.write_text(
+        path.read_text().replace("return sum(xs)", 'raise NotImplementedError("total")')
+    )
     doc = grade(kata_probe, path).doc
     assert (doc["status"], doc["reason"]) == ("fail", "stub_unmodified")
 

@@ -154,13 +154,20 @@ class _Table:
         return CatalogError(f"{self.path}: {message}")
 
     def get(
-        self, key: str, kind: type | tuple[type, ...], *, default: Any = ..., check: Callable[[Any], bool] | None = None,
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        *,
+        default: Any = ...,
+        check: Callable[[Any], bool] | None = None,
         expect: str = "",
     ) -> Any:
         self.allowed.append(key)
         if key not in self.data:
             if default is ...:
-                raise self._fail(f"missing required key '{key}' in {self.where}; add it ({expect or kind})")
+                raise self._fail(
+                    f"missing required key '{key}' in {self.where}; add it ({expect or kind})"
+                )
             return default
         value = self.data[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -173,7 +180,11 @@ class _Table:
         for key in self.data:
             if key not in self.allowed:
                 close = difflib.get_close_matches(key, self.allowed, n=1)
-                fix = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(self.allowed)}"
+                fix = (
+                    f"did you mean '{close[0]}'?"
+                    if close
+                    else f"allowed keys: {', '.join(self.allowed)}"
+                )
                 raise self._fail(f"unknown key '{key}' in {self.where}; {fix}")
 
 
@@ -195,17 +206,25 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
     top = _Table(raw, "the top level", path)
     version = top.get("format_version", int, expect=f"the integer {FORMAT_VERSION}")
     if version != FORMAT_VERSION:
-        raise CatalogError(f"{path}: format_version {version} is not supported; use {FORMAT_VERSION}")
+        raise CatalogError(
+            f"{path}: format_version {version} is not supported; use {FORMAT_VERSION}"
+        )
     title = top.get("title", str, expect="a non-empty string", check=bool)
     summary = top.get("summary", str, expect="a non-empty string", check=bool)
-    difficulty = top.get("difficulty", int, expect="an integer from 1 to 5", check=lambda v: 1 <= v <= 5)
+    difficulty = top.get(
+        "difficulty", int, expect="an integer from 1 to 5", check=lambda v: 1 <= v <= 5
+    )
     budget = top.get(
-        "budget_minutes", int, expect=f"an integer from {MIN_BUDGET} to {MAX_BUDGET}",
+        "budget_minutes",
+        int,
+        expect=f"an integer from {MIN_BUDGET} to {MAX_BUDGET}",
         check=lambda v: MIN_BUDGET <= v <= MAX_BUDGET,
     )
     tags = top.get("tags", list, default=[], expect="a list of strings", check=_str_list)
     requires = top.get(
-        "requires", list, expect=f"a list drawn from {list(KNOWN_REQUIREMENTS)}",
+        "requires",
+        list,
+        expect=f"a list drawn from {list(KNOWN_REQUIREMENTS)}",
         check=lambda v: _str_list(v) and set(v) <= set(KNOWN_REQUIREMENTS),
     )
 
@@ -213,31 +232,68 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
     levels = []
     for i, item in enumerate(raw_levels, start=1):
         table = _Table(item if isinstance(item, dict) else {}, f"[[levels]] #{i}", path)
-        levels.append(Level(i, table.get("title", str, expect="a one-line string", check=lambda v: bool(v) and "\n" not in v)))
+        levels.append(
+            Level(
+                i,
+                table.get(
+                    "title",
+                    str,
+                    expect="a one-line string",
+                    check=lambda v: bool(v) and "\n" not in v,
+                ),
+            )
+        )
         table.done()
     if not MIN_LEVELS <= len(levels) <= MAX_LEVELS:
-        raise CatalogError(f"{path}: a kata has {MIN_LEVELS} to {MAX_LEVELS} [[levels]], found {len(levels)}")
+        raise CatalogError(
+            f"{path}: a kata has {MIN_LEVELS} to {MAX_LEVELS} [[levels]], found {len(levels)}"
+        )
 
     hints = []
-    for i, item in enumerate(top.get("hints", list, default=[], expect="an array of [[hints]] tables"), start=1):
+    for i, item in enumerate(
+        top.get("hints", list, default=[], expect="an array of [[hints]] tables"), start=1
+    ):
         table = _Table(item if isinstance(item, dict) else {}, f"[[hints]] #{i}", path)
         level = table.get(
-            "level", int, expect=f"a level number from 1 to {len(levels)}", check=lambda v: 1 <= v <= len(levels)
+            "level",
+            int,
+            expect=f"a level number from 1 to {len(levels)}",
+            check=lambda v: 1 <= v <= len(levels),
         )
-        hints.append(Hint(level, table.get("text", str, expect="a non-empty string", check=bool).strip()))
+        hints.append(
+            Hint(level, table.get("text", str, expect="a non-empty string", check=bool).strip())
+        )
         table.done()
 
-    limits_table = _Table(top.get("limits", dict, default={}, expect="a [limits] table"), "[limits]", path)
+    limits_table = _Table(
+        top.get("limits", dict, default={}, expect="a [limits] table"), "[limits]", path
+    )
     default_memory = 4 * GIB if "torch" in requires else 2 * GIB
     memory_mib = limits_table.get(
-        "memory_mib", int, default=default_memory // 2**20, expect="an integer of MiB >= 256", check=lambda v: v >= 256
+        "memory_mib",
+        int,
+        default=default_memory // 2**20,
+        expect="an integer of MiB >= 256",
+        check=lambda v: v >= 256,
     )
     limits = Limits(
         per_test_seconds=float(
-            limits_table.get("per_test_seconds", (int, float), default=10, expect="seconds > 0", check=lambda v: v > 0)
+            limits_table.get(
+                "per_test_seconds",
+                (int, float),
+                default=10,
+                expect="seconds > 0",
+                check=lambda v: v > 0,
+            )
         ),
         run_seconds=float(
-            limits_table.get("run_seconds", (int, float), default=120, expect="seconds > 0", check=lambda v: v > 0)
+            limits_table.get(
+                "run_seconds",
+                (int, float),
+                default=120,
+                expect="seconds > 0",
+                check=lambda v: v > 0,
+            )
         ),
         memory_bytes=memory_mib * 2**20,
     )
@@ -245,13 +301,27 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
 
     benchmark = None
     if "benchmark" in raw:
-        bench = _Table(top.get("benchmark", dict, expect="a [benchmark] table"), "[benchmark]", path)
+        bench = _Table(
+            top.get("benchmark", dict, expect="a [benchmark] table"), "[benchmark]", path
+        )
         benchmark = Benchmark(
             label=bench.get("label", str, expect="the input size as shown to users", check=bool),
             setup=bench.get("setup", str, expect="Python code that builds the inputs", check=bool),
             call=bench.get("call", str, expect="a Python expression using `impl`", check=bool),
-            repeat=bench.get("repeat", int, default=7, expect="an integer from 3 to 50", check=lambda v: 3 <= v <= 50),
-            warmup=bench.get("warmup", int, default=1, expect="an integer from 0 to 10", check=lambda v: 0 <= v <= 10),
+            repeat=bench.get(
+                "repeat",
+                int,
+                default=7,
+                expect="an integer from 3 to 50",
+                check=lambda v: 3 <= v <= 50,
+            ),
+            warmup=bench.get(
+                "warmup",
+                int,
+                default=1,
+                expect="an integer from 0 to 10",
+                check=lambda v: 0 <= v <= 10,
+            ),
         )
         bench.done()
     else:
@@ -259,9 +329,18 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
     top.done()
 
     kata = Kata(
-        slug=slug, title=title, summary=summary, difficulty=difficulty, budget_minutes=budget,
-        tags=tuple(tags), requires=tuple(requires), levels=tuple(levels), hints=tuple(hints),
-        limits=limits, benchmark=benchmark, directory=directory.resolve(),
+        slug=slug,
+        title=title,
+        summary=summary,
+        difficulty=difficulty,
+        budget_minutes=budget,
+        tags=tuple(tags),
+        requires=tuple(requires),
+        levels=tuple(levels),
+        hints=tuple(hints),
+        limits=limits,
+        benchmark=benchmark,
+        directory=directory.resolve(),
         solution_path=(solutions_dir / f"{slug}.py").resolve(),
         suite_path=(suites_dir / f"test_{slug}.py").resolve(),
     )
@@ -291,8 +370,12 @@ def _default_roots() -> tuple[Path, Path]:
 class Catalog:
     """All katas, loaded lazily and validated strictly, in the order of `katas/ORDER` or by name."""
 
-    def __init__(self, katas_dir: Path | None = None, solutions_dir: Path | None = None,
-                 suites_dir: Path = SUITES_DIR) -> None:
+    def __init__(
+        self,
+        katas_dir: Path | None = None,
+        solutions_dir: Path | None = None,
+        suites_dir: Path = SUITES_DIR,
+    ) -> None:
         default_katas, default_solutions = _default_roots()
         self.katas_dir = katas_dir or default_katas
         self.solutions_dir = solutions_dir or default_solutions
@@ -311,7 +394,9 @@ class Catalog:
 
     def get(self, slug: str) -> Kata:
         if slug not in self._cache:
-            self._cache[slug] = load_kata(self.katas_dir / slug, self.solutions_dir, self.suites_dir)
+            self._cache[slug] = load_kata(
+                self.katas_dir / slug, self.solutions_dir, self.suites_dir
+            )
         return self._cache[slug]
 
     def __iter__(self) -> Iterator[Kata]:
@@ -326,8 +411,12 @@ class Catalog:
         if len(matches) == 1:
             return self.get(matches[0])
         if len(matches) > 1:
-            raise UsageError(f"'{typed}' matches several katas: {', '.join(matches)}; type more of the name")
+            raise UsageError(
+                f"'{typed}' matches several katas: {', '.join(matches)}; type more of the name"
+            )
         close = difflib.get_close_matches(typed, slugs, n=3, cutoff=0.6)
         if close:
-            raise UsageError(f"no kata named '{typed}'; did you mean {' or '.join(repr(c) for c in close)}?")
+            raise UsageError(
+                f"no kata named '{typed}'; did you mean {' or '.join(repr(c) for c in close)}?"
+            )
         raise UsageError(f"no kata named '{typed}'; `kata list` shows them all")

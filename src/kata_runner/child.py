@@ -10,6 +10,7 @@ left by the attempt must not keep the process alive.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import os
 import resource
@@ -20,7 +21,7 @@ FILE_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 def _limit(which: int, value: int) -> None:
-    soft, hard = resource.getrlimit(which)
+    _, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(which, (value, hard if hard != resource.RLIM_INFINITY else value))
@@ -53,10 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         pytest.main(pytest_args)
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-            except Exception:
-                pass
         os._exit(0)
 
 

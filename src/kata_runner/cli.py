@@ -17,7 +17,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from kata_runner import __version__, report
@@ -31,7 +38,9 @@ EXIT_CLEARED, EXIT_NOT_CLEARED, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 
 class App:
     """What every verb needs: the catalogue and the two consoles (stdout for results, stderr for chatter)."""
 
-    def __init__(self, catalog: Catalog | None = None, out: Console | None = None, err: Console | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog | None = None, out: Console | None = None, err: Console | None = None
+    ) -> None:
         self.catalog = catalog or Catalog()
         self.out = out or Console(highlight=False)
         self.err = err or Console(stderr=True, highlight=False)
@@ -39,12 +48,22 @@ class App:
     def kata(self, typed: str) -> Kata:
         return self.catalog.resolve(typed)
 
-    def progress(self, kata: Kata) -> tuple[AbstractContextManager[Any], Callable[[int, int, str | None], None] | None]:
+    def progress(
+        self, kata: Kata
+    ) -> tuple[AbstractContextManager[Any], Callable[[int, int, str | None], None] | None]:
         """A progress bar on stderr when it is a terminal; otherwise nothing."""
         if not self.err.is_terminal:
             return nullcontext(), None
-        bar = Progress(SpinnerColumn(), TextColumn(f"grading {kata.slug}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("tests"), TimeElapsedColumn(), console=self.err, transient=True)
+        bar = Progress(
+            SpinnerColumn(),
+            TextColumn(f"grading {kata.slug}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("tests"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+        )
         task = bar.add_task("grade", total=None)
 
         def update(done: int, total: int, current: str | None) -> None:
@@ -62,8 +81,13 @@ def cmd_list(app: App, args: argparse.Namespace) -> int:
     for column in ("slug", "title", "budget", "levels", "requires"):
         table.add_column(column)
     for kata in app.catalog:
-        table.add_row(kata.slug, kata.title, f"{kata.budget_minutes} min", str(len(kata.levels)),
-                      ", ".join(kata.requires))
+        table.add_row(
+            kata.slug,
+            kata.title,
+            f"{kata.budget_minutes} min",
+            str(len(kata.levels)),
+            ", ".join(kata.requires),
+        )
     app.out.print(table)
     return EXIT_CLEARED
 
@@ -122,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kata {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="<command>")
 
-    def verb(name: str, help_text: str, handler: Callable[[App, argparse.Namespace], int]) -> argparse.ArgumentParser:
+    def verb(
+        name: str, help_text: str, handler: Callable[[App, argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
         sub = verbs.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         return sub
@@ -131,13 +157,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = verb("show", "Print a kata's statement.", cmd_show)
     show.add_argument("kata", help="kata name or unique prefix")
-    show.add_argument("--raw", action="store_true", help="print the Markdown source instead of rendering it")
+    show.add_argument(
+        "--raw", action="store_true", help="print the Markdown source instead of rendering it"
+    )
 
     run = verb("run", "Grade an attempt against the kata's hidden suite.", cmd_run)
     run.add_argument("kata", help="kata name or unique prefix")
-    run.add_argument("--file", metavar="PATH", help="grade this file instead of your workspace copy")
+    run.add_argument(
+        "--file", metavar="PATH", help="grade this file instead of your workspace copy"
+    )
     run.add_argument("--reference", action="store_true", help="grade the reference solution")
-    run.add_argument("--json", action="store_true", help="print the results document (JSON) instead of the report")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print the results document (JSON) instead of the report",
+    )
     return parser
 
 
@@ -161,8 +195,11 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     except Exception as exc:  # a bug in kata: one line, the traceback only on request
         if os.environ.get("KATA_DEBUG"):
             raise
-        app.err.print(f"kata: internal error: {type(exc).__name__}: {exc} (set KATA_DEBUG=1 for the traceback)",
-                      markup=False, highlight=False)
+        app.err.print(
+            f"kata: internal error: {type(exc).__name__}: {exc} (set KATA_DEBUG=1 for the traceback)",
+            markup=False,
+            highlight=False,
+        )
         return EXIT_HARNESS
 
 

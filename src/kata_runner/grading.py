@@ -10,6 +10,7 @@ crash or hang never loses the other verdicts. Classification is `verdicts.classi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -43,7 +44,9 @@ class ChildRun:
 
     records: list[dict[str, Any]] = field(default_factory=list)
     returncode: int | None = None
-    killed_for: str | None = None  # test_timeout, import_timeout, run_timeout, output_limit, interrupted
+    killed_for: str | None = (
+        None  # test_timeout, import_timeout, run_timeout, output_limit, interrupted
+    )
     in_flight: str | None = None
     crash_text: str = ""
     output: str = ""
@@ -88,7 +91,11 @@ class _OutputReader(threading.Thread):
         self.over = threading.Event()
 
     def run(self) -> None:
-        while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536):
+        while (
+            chunk := self.stream.read1(65536)
+            if hasattr(self.stream, "read1")
+            else self.stream.read(65536)
+        ):
             self.total += len(chunk)
             if len(self.head) < 16384:
                 self.head += chunk[: 16384 - len(self.head)]
@@ -171,24 +178,63 @@ class _Run:
         memory = self.limits.memory_bytes or 0
         cpu = int(self.limits.run_seconds + 10)
         cmd = [
-            sys.executable, "-P", "-B", "-m", "kata_runner.child",
-            "--run-dir", str(self.dir), "--memory-bytes", str(memory), "--cpu-seconds", str(cpu),
-            "--crash-file", str(crash), "--",
-            "-c", str(self.dir / "pytest.ini"), "--rootdir", str(self.kata.suite_path.parent),
-            "--confcutdir", str(self.kata.suite_path.parent), "--import-mode=importlib",
-            "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:randomly", "-p", "kata_runner.pytest_plugin",
-            "-p", "kata_runner.harness", "-p", "_hypothesis_pytestplugin",
-            "-q", "--no-header", "-rN", "--tb=no", "-W", "ignore",
-            "--kata-impl", str(self.attempt_copy), "--kata-records", str(records),
-            "--kata-names", ",".join(self.kata.public_names),
-            "--kata-timeout", str(self.limits.per_test_seconds),
-            "--kata-display-path", self.attempt.display_path,
+            sys.executable,
+            "-P",
+            "-B",
+            "-m",
+            "kata_runner.child",
+            "--run-dir",
+            str(self.dir),
+            "--memory-bytes",
+            str(memory),
+            "--cpu-seconds",
+            str(cpu),
+            "--crash-file",
+            str(crash),
+            "--",
+            "-c",
+            str(self.dir / "pytest.ini"),
+            "--rootdir",
+            str(self.kata.suite_path.parent),
+            "--confcutdir",
+            str(self.kata.suite_path.parent),
+            "--import-mode=importlib",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:faulthandler",
+            "-p",
+            "no:randomly",
+            "-p",
+            "kata_runner.pytest_plugin",
+            "-p",
+            "kata_runner.harness",
+            "-p",
+            "_hypothesis_pytestplugin",
+            "-q",
+            "--no-header",
+            "-rN",
+            "--tb=no",
+            "-W",
+            "ignore",
+            "--kata-impl",
+            str(self.attempt_copy),
+            "--kata-records",
+            str(records),
+            "--kata-names",
+            ",".join(self.kata.public_names),
+            "--kata-timeout",
+            str(self.limits.per_test_seconds),
+            "--kata-display-path",
+            self.attempt.display_path,
         ]
         if only is not None:
             cmd += ["--kata-only", str(only)]
         return [*cmd, str(self.kata.suite_path)]
 
-    def run_child(self, only: list[str] | None, test_limits: dict[str, float], done: int, total: int) -> ChildRun:
+    def run_child(
+        self, only: list[str] | None, test_limits: dict[str, float], done: int, total: int
+    ) -> ChildRun:
         index = self.children
         self.children += 1
         records_path = self.dir / f"records-{index}.jsonl"
@@ -198,9 +244,14 @@ class _Run:
             only_path = self.dir / f"only-{index}.txt"
             only_path.write_text("\n".join(only))
         proc = subprocess.Popen(
-            self.command(records_path, crash_path, only_path), cwd=self.dir / "work", env=_child_env(self.dir),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
+            self.command(records_path, crash_path, only_path),
+            cwd=self.dir / "work",
+            env=_child_env(self.dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
         )
         assert proc.stdout is not None
         reader = _OutputReader(proc.stdout, self.limits.output_bytes)
@@ -238,11 +289,17 @@ class _Run:
                     break
                 if reader.over.is_set():
                     result.killed_for = "output_limit"
-                elif result.in_flight is not None and now - phase_started > test_limits.get(
-                    result.in_flight, self.limits.per_test_seconds
-                ) + KILL_GRACE_SECONDS:
+                elif (
+                    result.in_flight is not None
+                    and now - phase_started
+                    > test_limits.get(result.in_flight, self.limits.per_test_seconds)
+                    + KILL_GRACE_SECONDS
+                ):
                     result.killed_for = "test_timeout"
-                elif in_import and now - phase_started > self.limits.per_test_seconds + KILL_GRACE_SECONDS:
+                elif (
+                    in_import
+                    and now - phase_started > self.limits.per_test_seconds + KILL_GRACE_SECONDS
+                ):
                     result.killed_for = "import_timeout"
                 elif now > self.deadline:
                     result.killed_for = "run_timeout"
@@ -264,7 +321,9 @@ class _Run:
         result.output = reader.text()
         try:
             crash = crash_path.read_text(errors="replace")[-8000:]
-            result.crash_text = _user_crash_lines(crash, str(self.attempt_copy), self.attempt.display_path)
+            result.crash_text = _user_crash_lines(
+                crash, str(self.attempt_copy), self.attempt.display_path
+            )
         except OSError:
             result.crash_text = ""
         return result
@@ -282,17 +341,15 @@ def _user_crash_lines(text: str, copy_path: str, display_path: str) -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
-def grade(attempt: Attempt, *, limits: Limits | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def grade(
+    attempt: Attempt, *, limits: Limits | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Grade `attempt` against its kata's hidden suite; return the results document (DESIGN §6)."""
     kata = attempt.kata
     limits = limits or kata.limits
@@ -301,8 +358,12 @@ def grade(attempt: Attempt, *, limits: Limits | None = None, progress: Progress 
         compile(attempt.source, attempt.display_path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-        return verdicts.results_document(attempt, limits, verdicts.Outcome(limits.per_test_seconds, syntax_error=message),
-                                         wall_seconds=time.monotonic() - started)
+        return verdicts.results_document(
+            attempt,
+            limits,
+            verdicts.Outcome(limits.per_test_seconds, syntax_error=message),
+            wall_seconds=time.monotonic() - started,
+        )
     run = _Run(attempt, limits, progress)
     outcome = verdicts.Outcome(limits.per_test_seconds)
     try:
@@ -323,4 +384,6 @@ def grade(attempt: Attempt, *, limits: Limits | None = None, progress: Progress 
             remaining = left
     finally:
         shutil.rmtree(run.dir, ignore_errors=True)
-    return verdicts.results_document(attempt, limits, outcome, wall_seconds=time.monotonic() - started)
+    return verdicts.results_document(
+        attempt, limits, outcome, wall_seconds=time.monotonic() - started
+    )

@@ -35,11 +35,11 @@ MESSAGE_LIMIT = 8 * 1024
 TRACEBACK_FRAMES = 12
 
 
-class KataTimeout(BaseException):  # noqa: N818 - the name the user sees in tracebacks
+class KataTimeout(BaseException):
     """Raised in the attempt's code when a test runs past its time limit."""
 
 
-class InterruptedByYourCode(Exception):  # noqa: N818 - the name the user sees
+class InterruptedByYourCode(Exception):
     """Your code raised KeyboardInterrupt (nothing else can interrupt a graded test)."""
 
 
@@ -47,9 +47,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata-harness", "kata grading harness (used by `kata run`)")
     group.addoption("--kata-records", metavar="PATH", help="append JSON records here")
     group.addoption("--kata-only", metavar="PATH", help="run only the node ids listed in this file")
-    group.addoption("--kata-names", default="", help="comma-separated public names the attempt must define")
-    group.addoption("--kata-timeout", type=float, default=10.0, help="default per-test limit in seconds")
-    group.addoption("--kata-display-path", default="", help="the attempt's path as the user knows it")
+    group.addoption(
+        "--kata-names", default="", help="comma-separated public names the attempt must define"
+    )
+    group.addoption(
+        "--kata-timeout", type=float, default=10.0, help="default per-test limit in seconds"
+    )
+    group.addoption(
+        "--kata-display-path", default="", help="the attempt's path as the user knows it"
+    )
 
 
 class Recorder:
@@ -57,7 +63,9 @@ class Recorder:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.fd = os.open(config.getoption("kata_records"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.fd = os.open(
+            config.getoption("kata_records"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+        )
         self.attempt_path = str(Path(config.getoption("kata_impl")).resolve())
         self.display_path = config.getoption("kata_display_path") or self.attempt_path
         self.default_timeout = float(config.getoption("kata_timeout"))
@@ -96,7 +104,9 @@ class Recorder:
         all_frames = traceback.extract_tb(exc.__traceback__)
         innermost_is_attempt = bool(all_frames) and all_frames[-1].filename == self.attempt_path
         kind = _kind_of(exc)
-        origin = "attempt" if innermost_is_attempt or (kind not in {"assertion"} and frames) else "suite"
+        origin = (
+            "attempt" if innermost_is_attempt or (kind not in {"assertion"} and frames) else "suite"
+        )
         if kind == "assertion" and origin == "suite":
             message = str(exc)
         else:
@@ -116,19 +126,28 @@ class Recorder:
 
     def format_frames(self, frames: list[traceback.FrameSummary]) -> str:
         shown = frames[-TRACEBACK_FRAMES:]
-        lines = [f'  File "{self.display_path}", line {f.lineno}, in {f.name}' + (f"\n    {f.line}" if f.line else "")
-                 for f in shown]
+        lines = [
+            f'  File "{self.display_path}", line {f.lineno}, in {f.name}'
+            + (f"\n    {f.line}" if f.line else "")
+            for f in shown
+        ]
         return "\n".join(lines)
 
 
 def _clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 40] + f"\n... [{len(text) - limit + 40} more characters]"
+    return (
+        text
+        if len(text) <= limit
+        else text[: limit - 40] + f"\n... [{len(text) - limit + 40} more characters]"
+    )
 
 
 def _kind_of(exc: BaseException) -> str:
     if isinstance(exc, KataTimeout):
         return "timeout"
-    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
+    if isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+    ):
         return "memory"
     if isinstance(exc, NotImplementedError):
         return "not_implemented"
@@ -176,13 +195,26 @@ def _test_name(item: pytest.Item) -> str:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     recorder = _recorder(config)
     if recorder is None:
         return
-    recorder.write({"type": "collected", "tests": [
-        {"nodeid": item.nodeid, "name": _test_name(item), "level": level_of(item), "timeout": _timeout_of(item)}
-        for item in items]})
+    recorder.write(
+        {
+            "type": "collected",
+            "tests": [
+                {
+                    "nodeid": item.nodeid,
+                    "name": _test_name(item),
+                    "level": level_of(item),
+                    "timeout": _timeout_of(item),
+                }
+                for item in items
+            ],
+        }
+    )
     import_record = _import_attempt(recorder, config)
     recorder.write(import_record)
     if not import_record["ok"]:
@@ -200,22 +232,36 @@ def _import_attempt(recorder: Recorder, config: pytest.Config) -> dict[str, Any]
     try:
         module = attempt_module(config)
     except KataTimeout:
-        return {"type": "import", "ok": False, "kind": "timeout",
-                "message": f"your file did not finish importing within {recorder.default_timeout:g} s "
-                           "(an infinite loop or a long computation at module level?)"}
-    except BaseException as exc:  # SyntaxError, ImportError, SystemExit, KeyboardInterrupt, ...
+        return {
+            "type": "import",
+            "ok": False,
+            "kind": "timeout",
+            "message": f"your file did not finish importing within {recorder.default_timeout:g} s "
+            "(an infinite loop or a long computation at module level?)",
+        }
+    except BaseException as exc:  # noqa: BLE001 - SyntaxError, SystemExit, KeyboardInterrupt...: all are verdicts
         info = recorder.describe(exc)
-        return {"type": "import", "ok": False, "kind": "exception", "exc_type": info["exc_type"],
-                "message": f"importing your file raised {info['message']}"}
+        return {
+            "type": "import",
+            "ok": False,
+            "kind": "exception",
+            "exc_type": info["exc_type"],
+            "message": f"importing your file raised {info['message']}",
+        }
     finally:
         recorder.disarm()
     names = [n for n in config.getoption("kata_names").split(",") if n]
     missing = [n for n in names if not hasattr(module, n)]
     if missing:
         listed = ", ".join(missing)
-        return {"type": "import", "ok": False, "kind": "missing", "missing": missing,
-                "message": f"your file does not define {listed} (the kata's public names are {', '.join(names)}); "
-                           "keep every name from the stub, even the ones you have not implemented yet"}
+        return {
+            "type": "import",
+            "ok": False,
+            "kind": "missing",
+            "missing": missing,
+            "message": f"your file does not define {listed} (the kata's public names are {', '.join(names)}); "
+            "keep every name from the stub, even the ones you have not implemented yet",
+        }
     return {"type": "import", "ok": True, "seconds": round(time.monotonic() - started, 4)}
 
 
@@ -253,7 +299,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     recorder = _recorder(item.config)
     if recorder is None:
         return report
-    phase: dict[str, Any] = {"when": call.when, "outcome": report.outcome, "duration": report.duration}
+    phase: dict[str, Any] = {
+        "when": call.when,
+        "outcome": report.outcome,
+        "duration": report.duration,
+    }
     if call.when == "call":
         phase["output"] = report.capstdout + report.capstderr
     if call.excinfo is not None and report.outcome != "passed":
@@ -262,7 +312,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             exc.__traceback__ = exc.__cause__.__traceback__
         phase.update(recorder.describe(exc))
         if report.outcome == "skipped":
-            phase["message"] = "the test was skipped, which never counts as a pass: " + phase["message"]
+            phase["message"] = (
+                "the test was skipped, which never counts as a pass: " + phase["message"]
+            )
     recorder.phases.setdefault(item.nodeid, []).append(phase)
     return report
 
@@ -275,13 +327,17 @@ def _write_test_record(recorder: Recorder, nodeid: str) -> None:
     record: dict[str, Any] = {
         "type": "test",
         "nodeid": nodeid,
-        "outcome": "passed" if failed is None and ran else (failed or {"outcome": "failed"})["outcome"],
+        "outcome": "passed"
+        if failed is None and ran
+        else (failed or {"outcome": "failed"})["outcome"],
         "duration": round(sum(p["duration"] for p in phases), 6),
         "output": output[:2000],
         "output_chars": len(output),
     }
     if failed is not None:
-        record.update({k: v for k, v in failed.items() if k not in {"outcome", "duration", "output", "when"}})
+        record.update(
+            {k: v for k, v in failed.items() if k not in {"outcome", "duration", "output", "when"}}
+        )
         record["phase"] = failed["when"]
     recorder.write(record)
 

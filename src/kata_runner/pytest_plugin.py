@@ -36,11 +36,15 @@ settings.register_profile(
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata", "grading a kata attempt")
-    group.addoption("--kata-impl", metavar="PATH", help="the file under test: an attempt, a stub or a reference")
+    group.addoption(
+        "--kata-impl", metavar="PATH", help="the file under test: an attempt, a stub or a reference"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "level(n): the kata level this test belongs to (1 = first gate)")
+    config.addinivalue_line(
+        "markers", "level(n): the kata level this test belongs to (1 = first gate)"
+    )
     if not config.pluginmanager.hasplugin("timeout"):
         config.addinivalue_line("markers", "timeout(seconds): per-test time limit for this test")
     # Loaded before the suites are imported, so `@settings(...)` in a suite inherits from it.
@@ -92,4 +96,6 @@ def level_of(item: pytest.Item) -> int | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = [item.nodeid for item in items if level_of(item) is None]
     if unmarked and config.getoption("kata_impl"):
-        raise pytest.UsageError(f"every kata test needs @pytest.mark.level(n); missing on: {', '.join(unmarked)}")
+        raise pytest.UsageError(
+            f"every kata test needs @pytest.mark.level(n); missing on: {', '.join(unmarked)}"
+        )

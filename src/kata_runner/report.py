@@ -39,7 +39,9 @@ def _indent(text: str, prefix: str = "      ") -> str:
 
 def headline(doc: dict[str, Any]) -> Text:
     cleared, total = doc["cleared_levels"], doc["total_levels"]
-    colour = "green" if doc["status"] == "pass" else ("red" if doc["status"] == "error" else "yellow")
+    colour = (
+        "green" if doc["status"] == "pass" else ("red" if doc["status"] == "error" else "yellow")
+    )
     text = Text()
     text.append(f"cleared {cleared} of {total} levels", style=f"bold {colour}")
     counts: dict[str, int] = {}
@@ -67,18 +69,29 @@ def render(doc: dict[str, Any], console: Console, *, interview: bool = False) ->
         passed = sum(1 for t in tests if t["status"] == "pass")
         symbol, colour = STYLE["pass"] if level["status"] == "pass" else STYLE["fail"]
         console.print()
-        console.print(Text.assemble((f"{symbol} Level {level['id']}: ", f"bold {colour}"), (level["title"], "bold"),
-                                   (f"  {passed}/{len(tests)} passed", "dim")))
+        console.print(
+            Text.assemble(
+                (f"{symbol} Level {level['id']}: ", f"bold {colour}"),
+                (level["title"], "bold"),
+                (f"  {passed}/{len(tests)} passed", "dim"),
+            )
+        )
         shown = 0
         if tests and all(t["status"] == "not_implemented" for t in tests):
-            console.print(Text(f"    · all {len(tests)} tests: not implemented yet", style="yellow"))
+            console.print(
+                Text(f"    · all {len(tests)} tests: not implemented yet", style="yellow")
+            )
             continue
         for test in tests:
             if test["status"] == "pass":
                 continue
             symbol, colour = STYLE[test["status"]]
-            line = Text.assemble(("    ", ""), (symbol, colour), (f" {test['name']}", ""),
-                                 (f"  {LABEL.get(test['status'], test['status'])}", colour))
+            line = Text.assemble(
+                ("    ", ""),
+                (symbol, colour),
+                (f" {test['name']}", ""),
+                (f"  {LABEL.get(test['status'], test['status'])}", colour),
+            )
             console.print(line)
             if interview or stub_like or test["status"] == "not_run":
                 continue
@@ -89,17 +102,29 @@ def render(doc: dict[str, Any], console: Console, *, interview: bool = False) ->
                 console.print(Text(_indent(test["message"])), highlight=False)
             example = test.get("hypothesis", {}).get("falsifying_example")
             if example:
-                console.print(Text(_indent("input (shrunk): " + example), style="cyan"), highlight=False)
+                console.print(
+                    Text(_indent("input (shrunk): " + example), style="cyan"), highlight=False
+                )
             if test.get("output"):
-                console.print(Text(_indent("printed:\n" + test["output"], prefix="      │ "), style="dim"),
-                              highlight=False)
+                console.print(
+                    Text(_indent("printed:\n" + test["output"], prefix="      │ "), style="dim"),
+                    highlight=False,
+                )
         hidden = shown - FULL_FAILURES_PER_LEVEL
         if hidden > 0:
-            console.print(Text(f"      (details of {hidden} more failures: `kata run ... --json`)", style="dim"))
+            console.print(
+                Text(
+                    f"      (details of {hidden} more failures: `kata run ... --json`)", style="dim"
+                )
+            )
     if stub_like:
         console.print()
-        console.print(Text("Every test raised NotImplementedError: the stub is unchanged. Start with level 1.",
-                           style="yellow"))
+        console.print(
+            Text(
+                "Every test raised NotImplementedError: the stub is unchanged. Start with level 1.",
+                style="yellow",
+            )
+        )
 
 
 def escape_markup(text: str) -> str:

@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from kata_runner.grading import Attempt, ChildRun
 
 SCHEMA = "kata-results/1"
-TEST_STATUSES = ("pass", "fail", "error", "not_implemented", "timeout", "memory", "crash", "not_run")
+TEST_STATUSES = (
+    "pass",
+    "fail",
+    "error",
+    "not_implemented",
+    "timeout",
+    "memory",
+    "crash",
+    "not_run",
+)
 MAX_DOCUMENT_BYTES = 500_000
 
 
@@ -29,8 +38,14 @@ def _signal_name(number: int) -> str:
         name = signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
-    meaning = {"SIGSEGV": "segmentation fault", "SIGABRT": "abort", "SIGKILL": "killed", "SIGBUS": "bus error",
-               "SIGFPE": "arithmetic error", "SIGXCPU": "CPU time limit"}.get(name)
+    meaning = {
+        "SIGSEGV": "segmentation fault",
+        "SIGABRT": "abort",
+        "SIGKILL": "killed",
+        "SIGBUS": "bus error",
+        "SIGFPE": "arithmetic error",
+        "SIGXCPU": "CPU time limit",
+    }.get(name)
     return f"{name} ({meaning})" if meaning else name
 
 
@@ -64,8 +79,11 @@ class Outcome:
         return {t["nodeid"]: t["timeout"] for t in self.expected or [] if t.get("timeout")}
 
     def remaining(self) -> list[str]:
-        return [t["nodeid"] for t in self.expected or []
-                if t["nodeid"] not in self.records and t["nodeid"] not in self.synthesized]
+        return [
+            t["nodeid"]
+            for t in self.expected or []
+            if t["nodeid"] not in self.records and t["nodeid"] not in self.synthesized
+        ]
 
     def absorb(self, child: ChildRun) -> None:
         self.children += 1
@@ -93,23 +111,35 @@ class Outcome:
             self.output_limited = True
         ended = bool(by_type.get("end")) and child.killed_for in (None, "lingering")
         if ended:
-            if not self.stopped and len(self.records) + len(self.synthesized) == before and self.remaining():
-                self.harness_problem = "the grading process finished without running the remaining tests"
+            if (
+                not self.stopped
+                and len(self.records) + len(self.synthesized) == before
+                and self.remaining()
+            ):
+                self.harness_problem = (
+                    "the grading process finished without running the remaining tests"
+                )
                 self.stopped = True
             return
         death = self._describe_death(child)
         if self.expected is None:
-            self.harness_problem = f"the grading process stopped before the suite was collected: {death}"
+            self.harness_problem = (
+                f"the grading process stopped before the suite was collected: {death}"
+            )
             self.stopped = True
         elif not imports:
             if child.killed_for == "import_timeout":
-                self.import_failure = ("your file did not finish importing within "
-                                       "the time limit (an infinite loop or a long computation at module level?)")
+                self.import_failure = (
+                    "your file did not finish importing within "
+                    "the time limit (an infinite loop or a long computation at module level?)"
+                )
             else:
                 self.import_failure = f"importing your file ended the Python process: {death}"
             self.stopped = True
         elif child.in_flight is not None and child.in_flight not in self.records:
-            self.synthesized[child.in_flight] = self._in_flight_verdict(child, death, child.in_flight in fired)
+            self.synthesized[child.in_flight] = self._in_flight_verdict(
+                child, death, child.in_flight in fired
+            )
 
     def _describe_death(self, child: ChildRun) -> str:
         if child.killed_for == "test_timeout":
@@ -126,12 +156,18 @@ class Outcome:
     def _in_flight_verdict(self, child: ChildRun, death: str, fired: bool) -> Verdict:
         if child.killed_for in ("test_timeout", "run_timeout") or fired:
             limit = self.test_limits.get(child.in_flight or "", self.default_limit)
-            return Verdict("timeout", f"ran past the {limit:g} s limit per test and did not stop, so it was killed "
-                                      "(an infinite loop, a swallowed interrupt, or a slower algorithm than this "
-                                      "level needs)")
+            return Verdict(
+                "timeout",
+                f"ran past the {limit:g} s limit per test and did not stop, so it was killed "
+                "(an infinite loop, a swallowed interrupt, or a slower algorithm than this "
+                "level needs)",
+            )
         if child.killed_for == "output_limit":
-            return Verdict("error", "printed more than 1 MiB of output, so it was stopped; remove debug prints "
-                                    "from loops")
+            return Verdict(
+                "error",
+                "printed more than 1 MiB of output, so it was stopped; remove debug prints "
+                "from loops",
+            )
         code = child.returncode
         crash = child.crash_text
         if code is not None and code < 0:
@@ -139,8 +175,11 @@ class Outcome:
             if -code == signal.SIGKILL:
                 message += "\n(SIGKILL from the system usually means it ran out of memory)"
             return Verdict("crash", message)
-        return Verdict("crash", f"{death} while this test ran: os._exit() or a sys.exit() outside the test's "
-                                "thread ends the grading process; return a value or raise an exception instead")
+        return Verdict(
+            "crash",
+            f"{death} while this test ran: os._exit() or a sys.exit() outside the test's "
+            "thread ends the grading process; return a value or raise an exception instead",
+        )
 
 
 def classify(record: dict[str, Any], limit: float) -> Verdict:
@@ -153,25 +192,39 @@ def classify(record: dict[str, Any], limit: float) -> Verdict:
         return Verdict("error", message)
     if kind == "timeout":
         where = f"\nstopped at:\n{record['where']}" if record.get("where") else ""
-        return Verdict("timeout", f"ran past the {limit:g} s limit per test (an infinite loop, or a slower "
-                                  f"algorithm than this level needs){where}")
+        return Verdict(
+            "timeout",
+            f"ran past the {limit:g} s limit per test (an infinite loop, or a slower "
+            f"algorithm than this level needs){where}",
+        )
     if kind == "memory":
-        return Verdict("memory", "ran out of memory (the limit is an address-space cap; a full (n, n) matrix or an "
-                                 f"unbounded list?)\n{message}")
+        return Verdict(
+            "memory",
+            "ran out of memory (the limit is an address-space cap; a full (n, n) matrix or an "
+            f"unbounded list?)\n{message}",
+        )
     if kind == "not_implemented" and record.get("origin") == "attempt":
         return Verdict("not_implemented", message)
     if kind == "assertion" and record.get("origin") == "suite":
         return Verdict("fail", message)
     if kind == "flaky":
-        return Verdict("fail", "your code gave different results for the same input (is it non-deterministic, or "
-                               f"does it keep state between calls?)\n{message}")
+        return Verdict(
+            "fail",
+            "your code gave different results for the same input (is it non-deterministic, or "
+            f"does it keep state between calls?)\n{message}",
+        )
     if kind == "hypothesis" and record.get("origin") != "attempt":
-        return Verdict("error", f"internal error in the kata's suite (not your code): {message}", harness=True)
+        return Verdict(
+            "error", f"internal error in the kata's suite (not your code): {message}", harness=True
+        )
     return Verdict("error", message)
 
 
 def _runner_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"kata": kata_runner.__version__, "python": platform.python_version()}
+    versions: dict[str, str | None] = {
+        "kata": kata_runner.__version__,
+        "python": platform.python_version(),
+    }
     for dist in ("pytest", "hypothesis", "numpy", "torch"):
         try:
             versions[dist] = importlib.metadata.version(dist)
@@ -186,7 +239,9 @@ def _clip_output(text: str, limit: int, total: int) -> str:
     return text[:limit] + f"\n[output truncated: {total} characters printed, {limit} shown]"
 
 
-def results_document(attempt: Attempt, limits: Limits, outcome: Outcome, *, wall_seconds: float) -> dict[str, Any]:
+def results_document(
+    attempt: Attempt, limits: Limits, outcome: Outcome, *, wall_seconds: float
+) -> dict[str, Any]:
     """Build the results document (DESIGN §6) from what the run learned."""
     kata = attempt.kata
     tests: list[dict[str, Any]] = []
@@ -202,10 +257,16 @@ def results_document(attempt: Attempt, limits: Limits, outcome: Outcome, *, wall
             verdict = Verdict("not_run")
         harness_fault |= verdict.harness
         entry: dict[str, Any] = {
-            "name": test["name"], "nodeid": nodeid, "level": test["level"], "status": verdict.status,
+            "name": test["name"],
+            "nodeid": nodeid,
+            "level": test["level"],
+            "status": verdict.status,
             "message": verdict.message or None,
-            "output": _clip_output(record.get("output", ""), limits.shown_output_chars,
-                                   record.get("output_chars", 0)) if record else "",
+            "output": _clip_output(
+                record.get("output", ""), limits.shown_output_chars, record.get("output_chars", 0)
+            )
+            if record
+            else "",
             "duration_ms": round(record["duration"] * 1000, 1) if record else None,
         }
         if record and record.get("falsifying_example"):
@@ -218,21 +279,33 @@ def results_document(attempt: Attempt, limits: Limits, outcome: Outcome, *, wall
     elif outcome.import_failure is not None:
         status, reason, message = "error", "import_error", outcome.import_failure
     elif outcome.interrupted:
-        status, reason, message = "error" if not any(s != "not_run" for s in statuses) else "fail", "interrupted", \
-            "grading was interrupted (Ctrl-C)"
+        status, reason, message = (
+            "error" if not any(s != "not_run" for s in statuses) else "fail",
+            "interrupted",
+            "grading was interrupted (Ctrl-C)",
+        )
     elif harness_fault:
         status, reason = "error", "harness_error"
-        message = outcome.harness_problem or "the kata's suite failed internally; this is a bug in kata, not in your code"
+        message = (
+            outcome.harness_problem
+            or "the kata's suite failed internally; this is a bug in kata, not in your code"
+        )
     elif statuses and all(s == "pass" for s in statuses):
         status, reason, message = "pass", None, None
     else:
         status, message = "fail", None
         if outcome.run_timed_out:
-            reason, message = "total_timeout", f"the whole run passed its {limits.run_seconds:g} s limit"
+            reason, message = (
+                "total_timeout",
+                f"the whole run passed its {limits.run_seconds:g} s limit",
+            )
         elif outcome.output_limited:
             reason = "output_limit"
         elif statuses and all(s == "not_implemented" for s in statuses):
-            reason, message = "stub_unmodified", "every test raised NotImplementedError: the stub is unchanged"
+            reason, message = (
+                "stub_unmodified",
+                "every test raised NotImplementedError: the stub is unchanged",
+            )
         elif "crash" in statuses:
             reason = "crashed"
         else:
@@ -248,9 +321,17 @@ def results_document(attempt: Attempt, limits: Limits, outcome: Outcome, *, wall
         in_level = [t for t in tests if t["level"] == level.number]
         counts = {s: sum(1 for t in in_level if t["status"] == s) for s in TEST_STATUSES}
         passed = bool(in_level) and counts["pass"] == len(in_level)
-        level_status = "pass" if passed else ("not_run" if counts["not_run"] == len(in_level) else "fail")
-        levels.append({"id": level.number, "title": level.title, "status": level_status,
-                       "counts": {k: v for k, v in counts.items() if v}})
+        level_status = (
+            "pass" if passed else ("not_run" if counts["not_run"] == len(in_level) else "fail")
+        )
+        levels.append(
+            {
+                "id": level.number,
+                "title": level.title,
+                "status": level_status,
+                "counts": {k: v for k, v in counts.items() if v},
+            }
+        )
         if still_clearing and passed:
             cleared += 1
         else:
@@ -264,14 +345,17 @@ def results_document(attempt: Attempt, limits: Limits, outcome: Outcome, *, wall
         "status": status,
         "reason": reason,
         "message": message,
-        "complete": bool(outcome.expected) and all(t["nodeid"] in outcome.records for t in outcome.expected or []),
+        "complete": bool(outcome.expected)
+        and all(t["nodeid"] in outcome.records for t in outcome.expected or []),
         "cleared_levels": cleared,
         "total_levels": len(kata.levels),
         "levels": levels,
         "tests": tests,
         "timing": {
             "wall_ms": round(wall_seconds * 1000, 1),
-            "startup_ms": round(outcome.startup_seconds * 1000, 1) if outcome.startup_seconds is not None else None,
+            "startup_ms": round(outcome.startup_seconds * 1000, 1)
+            if outcome.startup_seconds is not None
+            else None,
             "children": outcome.children,
         },
         "limits": limits.as_json(),
@@ -283,6 +367,7 @@ def results_document(attempt: Attempt, limits: Limits, outcome: Outcome, *, wall
 
 def trim(document: dict[str, Any]) -> dict[str, Any]:
     """Keep the document under MAX_DOCUMENT_BYTES: drop outputs first, then shorten messages; never statuses."""
+
     def size() -> int:
         return len(json.dumps(document).encode())
 
@@ -297,6 +382,8 @@ def trim(document: dict[str, Any]) -> dict[str, Any]:
                 if test.get(key) and len(test[key]) > limit:
                     test[key] = test[key][:limit] + " [trimmed]"
             if "hypothesis" in test and len(test["hypothesis"]["falsifying_example"]) > limit:
-                test["hypothesis"]["falsifying_example"] = test["hypothesis"]["falsifying_example"][:limit]
+                test["hypothesis"]["falsifying_example"] = test["hypothesis"]["falsifying_example"][
+                    :limit
+                ]
         limit //= 2
     return document

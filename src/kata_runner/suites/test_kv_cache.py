@@ -232,7 +232,7 @@ def test_storage_is_preallocated_at_construction_and_written_in_place(impl, dtyp
     if len(pointers) < 2:
         fail(f"rule: the storage is preallocated at construction: two tensors of shape (B, H, max_len, E) "
              f"= {full} and dtype {dtype_name(dtype)}, held as attributes (any names)",
-             call=str(log), expected=f"2 such tensors", show_values=False,
+             call=str(log), expected="2 such tensors", show_values=False,
              actual=", ".join(f"{n}: {tuple(t.shape)} {dtype_name(t.dtype)}" for n, t in held) or "no tensors")
     ks, vs = [], []
     for t in (2, 3):

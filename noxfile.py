@@ -1,0 +1,48 @@
+"""Developer sessions for kata; `nox -l` lists them, `nox` runs the default ones (what CI runs)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.sessions = ["lint", "tests", "katas"]
+nox.options.default_venv_backend = "venv"
+
+# CI and local runs take torch's CPU build from constraints.txt; the package metadata keeps a range.
+INSTALL = ("-c", "constraints.txt")
+TEST_DEPS = ("pytest-timeout",)
+
+
+def install_kata(session: nox.Session, *extra: str) -> None:
+    """Install kata as a user would (a real wheel, not editable), plus extra packages."""
+    session.install(*INSTALL, ".", *extra)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (check and format check) and mypy --strict on the runner and the reference solutions."""
+    install_kata(session, "ruff", "mypy")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "src/kata_runner", "solutions", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The runner's own tests: catalogue, grading verdicts, CLI, workspace and history."""
+    install_kata(session, *TEST_DEPS)
+    session.run("pytest", "tests", "--ignore=tests/test_contract.py", *session.posargs)
+
+
+@nox.session
+def katas(session: nox.Session) -> None:
+    """The catalogue's contract: stubs fail, references pass, known-wrong versions fail where they should."""
+    install_kata(session, *TEST_DEPS)
+    session.run("pytest", "tests/test_contract.py", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Time each reference on its kata's benchmark, interleaved with a baseline run in the same process."""
+    install_kata(session)
+    session.run("python", "-m", "kata_runner", "bench", *session.posargs)

@@ -1,0 +1,90 @@
+"""Attention, known wrong: forgets the 1/sqrt(E) scale."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def scaled_dot_product_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
+) -> Tensor:
+    """softmax(q kᵀ / √E) v over the keys.
+
+    q: (..., L, E); k: (..., S, E); v: (..., S, F), all of one float dtype.
+    mask: bool, broadcastable to (..., L, S), True = may attend; None = attend everywhere.
+    Returns (..., L, F) in the dtype of q.
+    """
+    scores_LS = q @ k.transpose(-2, -1)  # (..., L, E) x (..., E, S)
+    if mask is not None:
+        scores_LS = scores_LS.masked_fill(~mask, float("-inf"))
+    weights_LS = torch.softmax(scores_LS, dim=-1)  # over the keys
+    return weights_LS @ v  # (..., L, S) x (..., S, F) -> (..., L, F)
+
+
+def causal_mask(L: int, device: torch.device | str | None = None) -> Tensor:
+    """(L, L) bool, True on and below the diagonal: query i may attend to keys 0..i."""
+    return torch.ones(L, L, dtype=torch.bool, device=device).tril()
+
+
+def causal_self_attention(x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor) -> Tensor:
+    """Single-head causal self-attention with projections q = x @ w_q, k = x @ w_k, v = x @ w_v.
+
+    x: (..., T, D); w_q, w_k: (D, E); w_v: (D, F). Returns (..., T, F).
+    """
+    q_TE, k_TE, v_TF = x @ w_q, x @ w_k, x @ w_v
+    return scaled_dot_product_attention(q_TE, k_TE, v_TF, mask=causal_mask(x.size(-2), x.device))
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head self-attention; grouped-query attention when num_kv_heads < num_heads.
+
+    q_proj, out_proj: nn.Linear(d_model, d_model); k_proj, v_proj: nn.Linear(d_model, G * E) with
+    E = d_model // num_heads and G = num_kv_heads (num_heads if None).
+    """
+
+    def __init__(
+        self, d_model: int, num_heads: int, bias: bool = True, num_kv_heads: int | None = None
+    ) -> None:
+        super().__init__()
+        num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        if num_heads <= 0 or d_model % num_heads != 0:
+            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        if num_kv_heads <= 0 or num_heads % num_kv_heads != 0:
+            raise ValueError(
+                f"num_heads={num_heads} is not divisible by num_kv_heads={num_kv_heads}"
+            )
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.num_kv_heads = num_kv_heads
+        self.head_dim = d_model // num_heads
+        kv_width = num_kv_heads * self.head_dim
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, kv_width, bias=bias)
+        self.v_proj = nn.Linear(d_model, kv_width, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+        """x: (B, T, D). mask: bool, broadcastable to (B, H, T, T), True = may attend.
+
+        is_causal: also forbid keys after the query (combined with `mask` by logical and).
+        Returns (B, T, D) in the dtype of x.
+        """
+        B, T, D = x.shape
+        H, G, E = self.num_heads, self.num_kv_heads, self.head_dim
+        # Head h owns columns [h*E, (h+1)*E): split the last axis, then move heads before time.
+        q_BHTE = self.q_proj(x).view(B, T, H, E).transpose(1, 2)
+        k_BGTE = self.k_proj(x).view(B, T, G, E).transpose(1, 2)
+        v_BGTE = self.v_proj(x).view(B, T, G, E).transpose(1, 2)
+        # Query head h reads key/value head h // (H // G): each kv head is repeated for its group.
+        k_BHTE = k_BGTE.repeat_interleave(H // G, dim=1)
+        v_BHTE = v_BGTE.repeat_interleave(H // G, dim=1)
+        if is_causal:
+            causal_TT = causal_mask(T, device=x.device)
+            mask = causal_TT if mask is None else mask & causal_TT
+        y_BHTE = scaled_dot_product_attention(q_BHTE, k_BHTE, v_BHTE, mask)
+        y_BTD = y_BHTE.transpose(1, 2).reshape(B, T, D)  # concatenate the heads in order
+        out_BTD: Tensor = self.out_proj(y_BTD)
+        return out_BTD

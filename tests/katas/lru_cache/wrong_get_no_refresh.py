@@ -1,0 +1,61 @@
+"""Known-wrong LRU cache: a get hit returns the value but does not make the key most recent."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+def _checked_capacity(capacity: int) -> int:
+    if capacity < 1:
+        raise ValueError(f"capacity must be at least 1, got {capacity}")
+    return capacity
+
+
+class LRUCache(Generic[_K, _V]):
+    """A mapping of at most `capacity` entries that evicts the least recently used one.
+
+    A `get` hit and a `put` make a key the most recently used; `key in cache` and `len(cache)` do
+    not change the order.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = _checked_capacity(capacity)
+        self._entries: OrderedDict[_K, _V] = OrderedDict()  # least recent first
+
+    def get(self, key: _K, default: _V | None = None) -> _V | None:
+        """The value stored for `key` (now the most recent), or `default` with no change."""
+        if key not in self._entries:
+            return default
+        return self._entries[key]
+
+    def put(self, key: _K, value: _V) -> None:
+        """Store `value` under `key`, now the most recent; a new key on a full cache evicts the LRU."""
+        if key in self._entries:
+            self._entries.move_to_end(key)
+        elif len(self._entries) >= self._capacity:
+            self._entries.popitem(last=False)
+        self._entries[key] = value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def delete(self, key: _K) -> bool:
+        """Remove `key`; True if it was stored, False (and no change) if not."""
+        if key not in self._entries:
+            return False
+        del self._entries[key]
+        return True
+
+    def resize(self, capacity: int) -> None:
+        """Set a new capacity, evicting least recent entries until at most `capacity` remain."""
+        self._capacity = _checked_capacity(capacity)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)

@@ -1,0 +1,145 @@
+"""The catalogue's contract (rustlings' `dev check`, extended), through the real grading pipeline.
+
+For every kata: the stub fails every test with `not_implemented` (run `stub_unmodified`); the
+reference clears every level; every known-wrong version in `tests/katas/<slug>/cases.toml` fails at
+the level it targets, with a message that points at its bug; every correct alternative clears every
+level. Gradings run concurrently (one per core) and each test waits for its own.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kata_runner.catalog import Catalog, Kata
+from kata_runner.grading import grade, read_attempt
+
+CATALOG = Catalog()
+CASES_DIR = Path(__file__).parent / "katas"
+MIN_WRONG_VERSIONS = 6
+
+
+def load_cases(slug: str) -> dict[str, list[dict[str, Any]]]:
+    path = CASES_DIR / slug / "cases.toml"
+    if not path.is_file():
+        return {"wrong": [], "correct": []}
+    data = tomllib.loads(path.read_text())
+    unknown = set(data) - {"wrong", "correct"}
+    assert not unknown, f"{path}: unknown tables {unknown}"
+    return {"wrong": data.get("wrong", []), "correct": data.get("correct", [])}
+
+
+def _jobs() -> list[tuple[str, str, Path]]:
+    jobs = []
+    for kata in CATALOG:
+        jobs.append((kata.slug, "stub", kata.stub_path))
+        jobs.append((kata.slug, "reference", kata.solution_path))
+        for group in ("wrong", "correct"):
+            for case in load_cases(kata.slug)[group]:
+                jobs.append((kata.slug, case["file"], CASES_DIR / kata.slug / case["file"]))
+    return jobs
+
+
+JOBS = _jobs()
+WRONG = [(kata.slug, case) for kata in CATALOG for case in load_cases(kata.slug)["wrong"]]
+CORRECT = [(kata.slug, case) for kata in CATALOG for case in load_cases(kata.slug)["correct"]]
+
+
+@pytest.fixture(scope="session")
+def graded(request: pytest.FixtureRequest) -> Any:
+    """The gradings the selected tests need, started at once on a small pool; `graded(slug, name)` waits."""
+    wanted = {
+        item.callspec.params.get("slug")
+        for item in request.session.items
+        if hasattr(item, "callspec")
+    }
+    pool = ThreadPoolExecutor(
+        max_workers=int(os.environ.get("KATA_CONTRACT_WORKERS", os.cpu_count() or 2))
+    )
+    futures: dict[tuple[str, str], Future[dict[str, Any]]] = {}
+
+    def run(kata: Kata, path: Path) -> dict[str, Any]:
+        return grade(read_attempt(kata, path))
+
+    for slug, name, path in JOBS:
+        if slug not in wanted:
+            continue
+        futures[(slug, name)] = pool.submit(run, CATALOG.get(slug), path)
+
+    def result(slug: str, name: str) -> dict[str, Any]:
+        return futures[(slug, name)].result()
+
+    yield result
+    pool.shutdown(cancel_futures=True)
+
+
+def _failures(doc: dict[str, Any], level: int | None = None) -> str:
+    lines = [
+        f"status={doc['status']} reason={doc['reason']} cleared={doc['cleared_levels']}/{doc['total_levels']}"
+    ]
+    if doc["message"]:
+        lines.append(doc["message"])
+    for test in doc["tests"]:
+        if test["status"] != "pass" and (level is None or test["level"] == level):
+            lines.append(
+                f"  L{test['level']} {test['status']} {test['nodeid']}: {(test['message'] or '')[:400]}"
+            )
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("slug", CATALOG.slugs())
+def test_stub_fails_every_test_as_not_implemented(graded, slug):
+    doc = graded(slug, "stub")
+    assert doc["tests"], "the suite collected no tests"
+    assert {t["status"] for t in doc["tests"]} == {"not_implemented"}, _failures(doc)
+    assert (doc["status"], doc["reason"]) == ("fail", "stub_unmodified")
+
+
+@pytest.mark.parametrize("slug", CATALOG.slugs())
+def test_reference_clears_every_level(graded, slug):
+    doc = graded(slug, "reference")
+    assert doc["status"] == "pass" and doc["complete"], _failures(doc)
+    assert doc["cleared_levels"] == doc["total_levels"]
+
+
+@pytest.mark.parametrize("slug", CATALOG.slugs())
+def test_every_level_has_tests_and_the_kata_keeps_its_checks(slug):
+    kata = CATALOG.get(slug)
+    cases = load_cases(slug)
+    assert len(cases["wrong"]) >= MIN_WRONG_VERSIONS, (
+        f"{slug}: keep at least {MIN_WRONG_VERSIONS} known-wrong versions"
+    )
+    assert cases["correct"], f"{slug}: keep a correct solution in a different style"
+    for case in cases["wrong"]:
+        assert {"file", "bug", "level", "message"} <= set(case), case
+        assert 1 <= case["level"] <= len(kata.levels), case
+    assert kata.benchmark is not None, f"{slug}: declare a [benchmark] in kata.toml"
+    assert "\nNotes\n-----\n" in kata.solution_path.read_text(), (
+        f"{slug}: the reference needs a Notes section"
+    )
+
+
+@pytest.mark.parametrize(("slug", "case"), WRONG, ids=[f"{s}:{c['file']}" for s, c in WRONG])
+def test_known_wrong_version_fails_at_its_level_with_a_pointed_message(graded, slug, case):
+    doc = graded(slug, case["file"])
+    level = case["level"]
+    failing = [t for t in doc["tests"] if t["level"] == level and t["status"] != "pass"]
+    assert failing, f"{case['file']} ({case['bug']}) passes level {level}\n{_failures(doc)}"
+    assert doc["cleared_levels"] < level
+    pointed = [t for t in failing if case["message"] in (t["message"] or "")]
+    assert pointed, (
+        f"no failing test at level {level} says {case['message']!r}\n{_failures(doc, level)}"
+    )
+    if "status" in case:
+        assert case["status"] in {t["status"] for t in pointed}, _failures(doc, level)
+
+
+@pytest.mark.parametrize(("slug", "case"), CORRECT, ids=[f"{s}:{c['file']}" for s, c in CORRECT])
+def test_correct_alternative_clears_every_level(graded, slug, case):
+    doc = graded(slug, case["file"])
+    assert doc["status"] == "pass" and doc["cleared_levels"] == doc["total_levels"], _failures(doc)
