@@ -1,7 +1,8 @@
-"""The `kata` command: parse arguments, call one library function per verb, print the result.
+"""The `kata` command: parse arguments, call the library, print the result.
 
 Errors are `KataError`s, turned into one line on stderr and an exit code here and nowhere else:
-0 every level cleared, 1 not cleared, 2 usage error, 3 harness or storage error, 130 interrupted.
+0 every level cleared (or the command succeeded), 1 not cleared, 2 usage error, 3 harness or
+storage error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -17,112 +19,72 @@ from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.rule import Rule
 from rich.table import Table
 
 from kata_runner import __version__, report
 from kata_runner.catalog import Catalog, Kata
 from kata_runner.errors import KataError, UsageError
-from kata_runner.grading import grade, read_attempt
+from kata_runner.grading import Attempt, read_attempt
+from kata_runner.history import Session
+from kata_runner.practice import Practice, clock, clock_line
+from kata_runner.scheduling import kata_stats, recommend
+from kata_runner.statement import Statement
+from kata_runner.workspace import Workspace
 
-EXIT_CLEARED, EXIT_NOT_CLEARED, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK = EXIT_CLEARED = 0
+EXIT_NOT_CLEARED, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
 class App:
-    """What every verb needs: the catalogue and the two consoles (stdout for results, stderr for chatter)."""
+    """What every verb needs: the catalogue, the workspace, and two consoles (stdout for results,
+    stderr for chatter such as progress and which workspace is in use)."""
 
-    def __init__(
-        self, catalog: Catalog | None = None, out: Console | None = None, err: Console | None = None
-    ) -> None:
+    def __init__(self, catalog: Catalog | None = None, out: Console | None = None, err: Console | None = None,
+                 workspace: Workspace | None = None) -> None:
         self.catalog = catalog or Catalog()
         self.out = out or Console(highlight=False)
         self.err = err or Console(stderr=True, highlight=False)
+        self._workspace = workspace
+        self._practice: Practice | None = None
 
     def kata(self, typed: str) -> Kata:
         return self.catalog.resolve(typed)
 
-    def progress(
-        self, kata: Kata
-    ) -> tuple[AbstractContextManager[Any], Callable[[int, int, str | None], None] | None]:
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._workspace = Workspace.resolve()
+        return self._workspace
+
+    @property
+    def practice(self) -> Practice:
+        """The practice loop; the first use prints which workspace it works in."""
+        if self._practice is None:
+            self.err.print(f"workspace: {self.workspace.path} ({self.workspace.why})", style="dim", markup=False)
+            self._practice = Practice(self.catalog, self.workspace)
+        return self._practice
+
+    def close(self) -> None:
+        if self._practice is not None:
+            self._practice.close()
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"kata: warning: {message}", style="yellow", markup=False)
+
+    def progress(self, kata: Kata) -> tuple[AbstractContextManager[Any], Callable[[int, int, str | None], None] | None]:
         """A progress bar on stderr when it is a terminal; otherwise nothing."""
         if not self.err.is_terminal:
             return nullcontext(), None
-        bar = Progress(
-            SpinnerColumn(),
-            TextColumn(f"grading {kata.slug}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("tests"),
-            TimeElapsedColumn(),
-            console=self.err,
-            transient=True,
-        )
+        bar = Progress(SpinnerColumn(), TextColumn(f"grading {kata.slug}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("tests"), TimeElapsedColumn(), console=self.err, transient=True)
         task = bar.add_task("grade", total=None)
 
         def update(done: int, total: int, current: str | None) -> None:
             bar.update(task, completed=done, total=total or None)
 
         return bar, update
-
-
-# ---------------------------------------------------------------------------------------------
-# Verbs
-
-
-def cmd_list(app: App, args: argparse.Namespace) -> int:
-    table = Table(title="katas", title_justify="left", header_style="bold")
-    for column in ("slug", "title", "budget", "levels", "requires"):
-        table.add_column(column)
-    for kata in app.catalog:
-        table.add_row(
-            kata.slug,
-            kata.title,
-            f"{kata.budget_minutes} min",
-            str(len(kata.levels)),
-            ", ".join(kata.requires),
-        )
-    app.out.print(table)
-    return EXIT_CLEARED
-
-
-def cmd_show(app: App, args: argparse.Namespace) -> int:
-    kata = app.kata(args.kata)
-    text = kata.statement_path.read_text(encoding="utf-8")
-    if args.raw:
-        app.out.print(text, markup=False, highlight=False, end="")
-    else:
-        app.out.print(Markdown(text))
-    return EXIT_CLEARED
-
-
-def cmd_run(app: App, args: argparse.Namespace) -> int:
-    kata = app.kata(args.kata)
-    if args.reference and args.file:
-        raise UsageError("give --file or --reference, not both")
-    if args.reference:
-        path, origin = kata.solution_path, "the reference solution"
-    elif args.file:
-        path, origin = Path(args.file), None
-    else:
-        path, origin = kata.stub_path, "the pristine stub (the workspace arrives with `kata start`)"
-    attempt = read_attempt(kata, path)
-    if origin and not args.json:
-        app.err.print(f"grading {origin}: {path}", style="dim")
-    bar, update = app.progress(kata)
-    with bar:
-        doc = grade(attempt, progress=update)
-    if args.json:
-        app.out.file.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        report.render(doc, app.out)
-    return exit_code(doc)
 
 
 def exit_code(doc: dict[str, Any]) -> int:
@@ -133,6 +95,277 @@ def exit_code(doc: dict[str, Any]) -> int:
     return EXIT_CLEARED if doc["status"] == "pass" else EXIT_NOT_CLEARED
 
 
+def _markdown(app: App, text: str) -> None:
+    app.out.print(Markdown(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalogue verbs
+
+
+def cmd_list(app: App, args: argparse.Namespace) -> int:
+    history = None
+    if app.workspace.state_dir.joinpath("history.db").exists():
+        history = app.practice.history
+    stats = {s.slug: s for s in kata_stats(app.catalog, history)} if history else {}
+    table = Table(title="katas", title_justify="left", header_style="bold")
+    for column in ("kata", "title", "budget", "levels", "requires", "progress"):
+        table.add_column(column)
+    now = time.time()
+    for kata in app.catalog:
+        row = stats.get(kata.slug)
+        if row is None or row.sessions == 0:
+            progress = "new"
+        elif row.best_clear_seconds is None:
+            progress = f"level {row.highest_level}/{row.total_levels}"
+        else:
+            progress = f"cleared in {clock(row.best_clear_seconds)}" + (", due" if row.due and row.due <= now else "")
+        table.add_row(kata.slug, kata.title, f"{kata.budget_minutes} min", str(len(kata.levels)),
+                      ", ".join(kata.requires), progress)
+    app.out.print(table)
+    return EXIT_OK
+
+
+def cmd_show(app: App, args: argparse.Namespace) -> int:
+    kata = app.kata(args.kata)
+    text = kata.statement_path.read_text(encoding="utf-8")
+    session = app.practice.history.open_session(kata.slug) if app.workspace.state_dir.exists() else None
+    if session is not None and session.interview:
+        text = Statement.parse(text).upto(session.best_level + 1)
+    if args.raw:
+        app.out.print(text, markup=False, highlight=False, end="")
+    else:
+        _markdown(app, text)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# Practice verbs
+
+
+def cmd_start(app: App, args: argparse.Namespace) -> int:
+    kata = app.kata(args.kata)
+    started = app.practice.start(kata, interview=args.interview)
+    if started.archived:
+        app.err.print(f"your previous attempt is archived at {started.archived}", markup=False)
+    _markdown(app, started.statement)
+    mode = "interview mode: levels unlock one at a time, hints are off, failures show only test names; " \
+        if args.interview else ""
+    app.out.print(Rule())
+    app.out.print(f"edit    {started.path}", markup=False)
+    app.out.print(f"grade   kata run {kata.slug}    (or `kata watch {kata.slug}` to re-grade on every save)",
+                  markup=False)
+    app.out.print(f"clock   {kata.budget_minutes} minutes, started now; {mode}"
+                  f"`kata status` shows the time", markup=False)
+    return EXIT_OK
+
+
+def _report_run(app: App, kata: Kata, doc: dict[str, Any], session: Session | None, before: Session | None,
+                interview: bool) -> None:
+    if session is not None:
+        app.out.print(Rule(f"{kata.slug} · {session.mode} · {clock_line(session)}", style="dim"))
+    report.render(doc, app.out, interview=interview)
+    if session is None:
+        return
+    if session.interview and doc["session"] and doc["session"]["over_budget"]:
+        app.out.print("over time: the interview budget is spent; this run is recorded as over time", style="bold red")
+    if session.cleared_at is not None and (before is None or before.cleared_at is None):
+        verdict = "over the budget" if session.over_budget else "within the budget"
+        app.out.print(f"\ncleared every level in {clock(session.elapsed())}, {verdict}. "
+                      f"`kata compare {kata.slug}` shows your code beside the reference.", style="bold green")
+    elif session.interview and before is not None and session.best_level > before.best_level:
+        statement = Statement.parse(kata.statement_path.read_text(encoding="utf-8"))
+        for number in range(before.best_level + 2, min(session.best_level + 1, len(kata.levels)) + 1):
+            app.out.print(Rule(f"level {number} unlocked"))
+            _markdown(app, statement.level(number))
+
+
+def _grade_attempt(app: App, kata: Kata, attempt: Attempt, session: Session | None, *, interview: bool,
+                   as_json: bool, record: bool = True) -> int:
+    bar, update = app.progress(kata)
+    with bar:
+        doc, updated, warnings = app.practice.grade(attempt, session, progress=update, record=record)
+    for warning in warnings:
+        app.warn(warning)
+    if as_json:
+        app.out.file.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        _report_run(app, kata, doc, updated, session, interview)
+    return exit_code(doc)
+
+
+def cmd_run(app: App, args: argparse.Namespace) -> int:
+    kata = app.kata(args.kata)
+    if args.reference and args.file:
+        raise UsageError("give --file or --reference, not both")
+    if args.reference:
+        attempt = read_attempt(kata, kata.solution_path)
+        return _grade_attempt(app, kata, attempt, None, interview=args.interview, as_json=args.json, record=False)
+    if args.file:
+        return _grade_attempt(app, kata, read_attempt(kata, Path(args.file)), None, interview=args.interview,
+                              as_json=args.json)
+    attempt = app.practice.attempt_for(kata)
+    session = app.practice.history.open_session(kata.slug)
+    interview = args.interview or bool(session and session.interview)
+    return _grade_attempt(app, kata, attempt, session, interview=interview, as_json=args.json)
+
+
+def cmd_watch(app: App, args: argparse.Namespace) -> int:
+    from kata_runner.watch import watch_file
+
+    kata = app.kata(args.kata)
+    path = app.practice.workspace.attempt_path(kata)
+    app.practice.attempt_for(kata)  # a clear error when there is no attempt yet
+
+    def regrade() -> None:
+        if app.out.is_terminal:
+            app.out.clear()
+        app.err.print(f"watching {path} (Ctrl-C to stop)", style="dim", markup=False)
+        try:
+            attempt = read_attempt(kata, path)
+        except UsageError as exc:  # e.g. deleted or half-written by the editor: wait for the next save
+            app.warn(str(exc))
+            return
+        session = app.practice.history.open_session(kata.slug)
+        doc_code = _grade_attempt(app, kata, attempt, session, interview=bool(session and session.interview),
+                                  as_json=False)
+        if doc_code == EXIT_INTERRUPTED:
+            raise KeyboardInterrupt
+
+    try:
+        watch_file(path, regrade, force_polling=args.poll)
+    except KeyboardInterrupt:
+        app.err.print("stopped watching", style="dim")
+    return EXIT_OK
+
+
+def cmd_hint(app: App, args: argparse.Namespace) -> int:
+    kata = app.kata(args.kata)
+    level, position, text, remaining = app.practice.next_hint(kata)
+    app.out.print(f"hint {position} for level {level}: ", style="bold", end="")
+    app.out.print(text, markup=False)
+    app.out.print(f"({remaining} more for this level; hints used are recorded)", style="dim")
+    return EXIT_OK
+
+
+def cmd_reset(app: App, args: argparse.Namespace) -> int:
+    if args.all == bool(args.kata):
+        raise UsageError("name a kata, or use --all")
+    targets = list(app.catalog) if args.all else [app.kata(args.kata)]
+    for kata in targets:
+        if args.all and not app.practice.workspace.attempt_path(kata).exists():
+            continue
+        archived, ended = app.practice.reset(kata)
+        note = f"archived your attempt at {archived}" if archived else "nothing to archive"
+        app.out.print(f"{kata.slug}: restored the stub; {note}" + ("; ended its session" if ended else ""),
+                      markup=False)
+    if not args.all:
+        app.out.print(f"`kata start {targets[0].slug}` starts a new timed session", style="dim")
+    return EXIT_OK
+
+
+def cmd_give_up(app: App, args: argparse.Namespace) -> int:
+    kata = app.kata(args.kata)
+    session = app.practice.give_up(kata)
+    app.out.print(f"{kata.slug}: session ended as given up after {clock(session.elapsed())}, "
+                  f"level {session.best_level} of {session.total_levels} cleared. "
+                  f"`kata compare {kata.slug} --reveal` shows the reference (recorded).", markup=False)
+    return EXIT_OK
+
+
+def cmd_status(app: App, args: argparse.Namespace) -> int:
+    sessions = app.practice.history.open_sessions()
+    if not sessions:
+        app.out.print("no open session; `kata start <kata>` starts one, `kata next` suggests which")
+        return EXIT_OK
+    table = Table(header_style="bold")
+    for column in ("kata", "mode", "clock", "levels cleared", "file"):
+        table.add_column(column)
+    for session in sessions:
+        table.add_row(session.kata, session.mode, clock_line(session), f"{session.best_level}/{session.total_levels}",
+                      str(app.practice.workspace.path / f"{session.kata}.py"))
+    app.out.print(table)
+    return EXIT_OK
+
+
+def cmd_stats(app: App, args: argparse.Namespace) -> int:
+    rows = kata_stats(app.catalog, app.practice.history)
+    table = Table(header_style="bold")
+    for column in ("kata", "sessions", "best clear", "highest level", "hints", "revealed", "last practised"):
+        table.add_column(column)
+    for row in rows:
+        last = time.strftime("%Y-%m-%d", time.localtime(row.last_practised)) if row.last_practised else "-"
+        table.add_row(row.slug, str(row.sessions), clock(row.best_clear_seconds) if row.best_clear_seconds else "-",
+                      f"{row.highest_level}/{row.total_levels}", str(row.hints_used), str(row.reveals), last)
+    cleared = sum(1 for r in rows if r.best_clear_seconds is not None)
+    table.add_section()
+    table.add_row("total", str(sum(r.sessions for r in rows)), f"{cleared}/{len(rows)} katas cleared", "",
+                  str(sum(r.hints_used for r in rows)), str(sum(r.reveals for r in rows)), "")
+    app.out.print(table)
+    return EXIT_OK
+
+
+def cmd_history(app: App, args: argparse.Namespace) -> int:
+    kata = app.kata(args.kata)
+    history = app.practice.history
+    if args.show is not None:
+        row = history.run_source(args.show)
+        if row is None or row["kata"] != kata.slug:
+            raise UsageError(f"no run {args.show} for {kata.slug}; `kata history {kata.slug}` lists them")
+        app.out.file.write(row["source"])
+        return EXIT_OK
+    if args.archive is not None:
+        row = history.archived_source(args.archive)
+        if row is None or row["kata"] != kata.slug:
+            raise UsageError(f"no archive {args.archive} for {kata.slug}; `kata history {kata.slug}` lists them")
+        app.out.file.write(row["source"])
+        return EXIT_OK
+    runs = history.runs(kata.slug)
+    for session in history.sessions(kata.slug):
+        outcome = session.outcome or "open"
+        app.out.print(Rule(f"session {session.id} · {session.mode} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(session.started_at))}"
+                           f" · {outcome} · {clock_line(session)}", align="left"))
+        for run in (r for r in runs if r["session_id"] == session.id):
+            _print_run(app, run)
+    loose = [r for r in runs if r["session_id"] is None]
+    if loose:
+        app.out.print(Rule("runs outside a session (--file)", align="left"))
+        for run in loose:
+            _print_run(app, run)
+    archives = history.archives(kata.slug)
+    if archives:
+        app.out.print(Rule("archived attempts", align="left"))
+        for row in archives:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["archived_at"]))
+            app.out.print(f"  archive {row['id']}  {when}  on {row['reason']}  {row['path']}", markup=False)
+    app.out.print(f"`kata history {kata.slug} --show N` prints the source of run N; --archive N an archive",
+                  style="dim")
+    return EXIT_OK
+
+
+def _print_run(app: App, run: Any) -> None:
+    when = time.strftime("%H:%M:%S", time.localtime(run["graded_at"]))
+    if run["state"] != "graded":
+        verdict = run["state"]
+    else:
+        verdict = f"{run['status']}, cleared {run['cleared_levels']}/{run['total_levels']}"
+        if run["reason"]:
+            verdict += f" ({run['reason']})"
+    at = f" at {clock(run['elapsed_seconds'])}" if run["elapsed_seconds"] is not None else ""
+    over = " over time" if run["over_budget"] else ""
+    app.out.print(f"  run {run['id']}  {when}{at}{over}  {verdict}  {run['file']}", markup=False)
+
+
+def cmd_next(app: App, args: argparse.Namespace) -> int:
+    picks = recommend(app.catalog, app.practice.history, limit=args.count)
+    for i, pick in enumerate(picks):
+        app.out.print(f"{'→' if i == 0 else ' '} {pick.slug}", style="bold" if i == 0 else "", end="")
+        app.out.print(f"  {pick.reason}", style="dim", markup=False)
+    if picks:
+        app.out.print(f"\n`kata start {picks[0].slug}` to begin", style="dim")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------------------------
 # Parser
 
@@ -141,37 +374,54 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kata",
         description="Coding katas for AI-engineering interviews, graded by hidden test suites.",
-        epilog="Start with `kata list`, then `kata run <kata>`. Katas may be named by a unique prefix.",
+        epilog="The loop: `kata start <kata>`, edit the file it names, `kata run <kata>` (or `kata watch`), "
+               "`kata hint` when stuck, then `kata stats` and `kata next`. Katas may be named by a unique prefix.",
     )
     parser.add_argument("--version", action="version", version=f"kata {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="<command>")
 
-    def verb(
-        name: str, help_text: str, handler: Callable[[App, argparse.Namespace], int]
-    ) -> argparse.ArgumentParser:
+    def verb(name: str, help_text: str, handler: Callable[[App, argparse.Namespace], int],
+             kata: bool = True) -> argparse.ArgumentParser:
         sub = verbs.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
+        if kata:
+            sub.add_argument("kata", help="kata name, or a unique prefix of it")
         return sub
 
-    verb("list", "List the katas: title, time budget, levels, requirements.", cmd_list)
+    verb("list", "List the katas with their budget, levels and your progress.", cmd_list, kata=False)
+    show = verb("show", "Print a kata's statement (in an interview session, only the unlocked levels).", cmd_show)
+    show.add_argument("--raw", action="store_true", help="print the Markdown source instead of rendering it")
 
-    show = verb("show", "Print a kata's statement.", cmd_show)
-    show.add_argument("kata", help="kata name or unique prefix")
-    show.add_argument(
-        "--raw", action="store_true", help="print the Markdown source instead of rendering it"
-    )
+    start = verb("start", "Copy the stub into your workspace, print the statement, start the clock. "
+                          "An existing attempt is archived first.", cmd_start)
+    start.add_argument("--interview", action="store_true",
+                       help="interview mode: levels unlock one at a time, no hints, failures show test names only")
 
-    run = verb("run", "Grade an attempt against the kata's hidden suite.", cmd_run)
-    run.add_argument("kata", help="kata name or unique prefix")
-    run.add_argument(
-        "--file", metavar="PATH", help="grade this file instead of your workspace copy"
-    )
+    run = verb("run", "Grade your attempt (the workspace copy) against the kata's hidden suite.", cmd_run)
+    run.add_argument("--file", metavar="PATH", help="grade this file instead (recorded, outside any session)")
     run.add_argument("--reference", action="store_true", help="grade the reference solution")
-    run.add_argument(
-        "--json",
-        action="store_true",
-        help="print the results document (JSON) instead of the report",
-    )
+    run.add_argument("--json", action="store_true", help="print the results document (JSON) instead of the report")
+    run.add_argument("--interview", action="store_true", help="report as in interview mode: test names only")
+
+    watch = verb("watch", "Re-grade your attempt on every save, with the clock; Ctrl-C stops.", cmd_watch)
+    watch.add_argument("--poll", action="store_true", help="poll for changes instead of using file events")
+
+    verb("hint", "Reveal the next hint for the level you are on (recorded; off in interview mode).", cmd_hint)
+    reset = verb("reset", "Archive your attempt and restore the stub; ends the kata's open session.", cmd_reset,
+                 kata=False)
+    reset.add_argument("kata", nargs="?", help="kata name, or a unique prefix of it")
+    reset.add_argument("--all", action="store_true", help="reset every kata that has an attempt")
+    verb("give-up", "End the kata's open session as given up.", cmd_give_up)
+    verb("status", "Show the open sessions and their clocks.", cmd_status, kata=False)
+    verb("stats", "Per kata: sessions, best time to clear, highest level, hints, reveals, last practised.",
+         cmd_stats, kata=False)
+    history = verb("history", "List a kata's sessions, graded runs and archived attempts.", cmd_history)
+    shown = history.add_mutually_exclusive_group()
+    shown.add_argument("--show", type=int, metavar="N", help="print the source of run N")
+    shown.add_argument("--archive", type=int, metavar="N", help="print archived attempt N")
+    nxt = verb("next", "Recommend what to practise now (spaced repetition over your history), and why.",
+               cmd_next, kata=False)
+    nxt.add_argument("-n", "--count", type=int, default=3, help="how many recommendations (default 3)")
     return parser
 
 
@@ -191,16 +441,15 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
         app.err.print("kata: interrupted", markup=False)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return EXIT_CLEARED
+        return EXIT_OK
     except Exception as exc:  # a bug in kata: one line, the traceback only on request
         if os.environ.get("KATA_DEBUG"):
             raise
-        app.err.print(
-            f"kata: internal error: {type(exc).__name__}: {exc} (set KATA_DEBUG=1 for the traceback)",
-            markup=False,
-            highlight=False,
-        )
+        app.err.print(f"kata: internal error: {type(exc).__name__}: {exc} (set KATA_DEBUG=1 for the traceback)",
+                      markup=False, highlight=False)
         return EXIT_HARNESS
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":

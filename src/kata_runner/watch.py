@@ -1,0 +1,38 @@
+"""Re-grade on every save of one file (watchfiles, with a polling fallback), until Ctrl-C.
+
+Editors save in different ways (in place, or a temporary file renamed over the original), so the
+folder is watched and changes are filtered to the attempt's name. Bursts of events are debounced
+into one grading. A syntax error or an infinite loop in the attempt is a verdict like any other,
+never the end of the watch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+DEBOUNCE_MS = 300
+
+
+def watch_file(path: Path, on_change: Callable[[], None], *, force_polling: bool = False) -> None:
+    """Call `on_change()` now and after every save of `path`; returns on Ctrl-C (KeyboardInterrupt)."""
+    import watchfiles
+
+    target = path.resolve()
+
+    def only_the_attempt(change: watchfiles.Change, changed: str) -> bool:
+        return Path(changed).resolve() == target and change != watchfiles.Change.deleted
+
+    on_change()
+    try:
+        changes = watchfiles.watch(target.parent, watch_filter=only_the_attempt, debounce=DEBOUNCE_MS,
+                                   force_polling=force_polling, raise_interrupt=True)
+        for _ in changes:
+            on_change()
+    except OSError:
+        if force_polling:
+            raise
+        # file events unavailable (some network or container filesystems): poll instead
+        for _ in watchfiles.watch(target.parent, watch_filter=only_the_attempt, debounce=DEBOUNCE_MS,
+                                  force_polling=True, raise_interrupt=True):
+            on_change()
