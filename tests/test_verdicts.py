@@ -73,6 +73,7 @@ def test_empty_file_is_an_import_error(kata_probe, tmp_path):
 
 
 def test_pristine_stub_is_not_implemented_and_stub_unmodified(kata_probe):
+    assert kata_probe("start", "probe").code == 0
     result = kata_probe("run", "probe", "--json")
     assert result.code == EXIT_NOT_CLEARED
     doc = result.doc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -359,12 +360,19 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
 # The catalogue
 
 
-def _default_roots() -> tuple[Path, Path]:
+def _default_roots() -> tuple[Path, Path, Path]:
+    """katas/, solutions/ and suites/ to use: `$KATA_CATALOG` (a folder holding your own katas/,
+    solutions/ and optionally suites/), else the catalogue bundled in the wheel, else the checkout's."""
+    custom = os.environ.get("KATA_CATALOG")
+    if custom:
+        root = Path(custom).expanduser().resolve()
+        suites = root / "suites" if (root / "suites").is_dir() else SUITES_DIR
+        return root / "katas", root / "solutions", suites
     bundled = PACKAGE_DIR / "_catalog"
     if (bundled / "katas").is_dir():
-        return bundled / "katas", bundled / "solutions"
+        return bundled / "katas", bundled / "solutions", SUITES_DIR
     checkout = PACKAGE_DIR.parent.parent
-    return checkout / "katas", checkout / "solutions"
+    return checkout / "katas", checkout / "solutions", SUITES_DIR
 
 
 class Catalog:
@@ -374,12 +382,12 @@ class Catalog:
         self,
         katas_dir: Path | None = None,
         solutions_dir: Path | None = None,
-        suites_dir: Path = SUITES_DIR,
+        suites_dir: Path | None = None,
     ) -> None:
-        default_katas, default_solutions = _default_roots()
+        default_katas, default_solutions, default_suites = _default_roots()
         self.katas_dir = katas_dir or default_katas
         self.solutions_dir = solutions_dir or default_solutions
-        self.suites_dir = suites_dir
+        self.suites_dir = suites_dir or default_suites
         self._cache: dict[str, Kata] = {}
 
     def slugs(self) -> list[str]:

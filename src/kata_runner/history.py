@@ -156,8 +156,10 @@ class History:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise StorageError(f"the history database is busy ({exc}); try again") from None
             moved = self._move_aside()
-            self.notices.append(f"the history database was unreadable ({exc}); moved it to {moved.name} "
-                                "and started a new one")
+            self.notices.append(
+                f"the history database was unreadable ({exc}); moved it to {moved.name} "
+                "and started a new one"
+            )
             conn = self._connect()
             self._migrate(conn)
             return conn
@@ -174,7 +176,9 @@ class History:
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StorageError(f"{self.path} was written by a newer kata (schema {version}); upgrade kata")
+            raise StorageError(
+                f"{self.path} was written by a newer kata (schema {version}); upgrade kata"
+            )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -214,28 +218,39 @@ class History:
 
     def open_session(self, kata: str) -> Session | None:
         row = self.conn.execute(
-            "SELECT * FROM sessions WHERE kata = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1", (kata,)
+            "SELECT * FROM sessions WHERE kata = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1",
+            (kata,),
         ).fetchone()
         return _session(row) if row else None
 
     def open_sessions(self) -> list[Session]:
-        rows = self.conn.execute("SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at").fetchall()
+        rows = self.conn.execute(
+            "SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at"
+        ).fetchall()
         return [_session(r) for r in rows]
 
     def sessions(self, kata: str | None = None) -> list[Session]:
         if kata is None:
             rows = self.conn.execute("SELECT * FROM sessions ORDER BY started_at").fetchall()
         else:
-            rows = self.conn.execute("SELECT * FROM sessions WHERE kata = ? ORDER BY started_at", (kata,)).fetchall()
+            rows = self.conn.execute(
+                "SELECT * FROM sessions WHERE kata = ? ORDER BY started_at", (kata,)
+            ).fetchall()
         return [_session(r) for r in rows]
 
     def session(self, session_id: int) -> Session:
-        return _session(self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone())
+        return _session(
+            self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        )
 
-    def start_session(self, kata: str, mode: str, budget_minutes: int, total_levels: int, now: float) -> Session:
+    def start_session(
+        self, kata: str, mode: str, budget_minutes: int, total_levels: int, now: float
+    ) -> Session:
         with self.write() as conn:
-            conn.execute("UPDATE sessions SET ended_at = ?, outcome = 'restarted' WHERE kata = ? AND ended_at IS NULL",
-                         (now, kata))
+            conn.execute(
+                "UPDATE sessions SET ended_at = ?, outcome = 'restarted' WHERE kata = ? AND ended_at IS NULL",
+                (now, kata),
+            )
             cursor = conn.execute(
                 "INSERT INTO sessions (kata, mode, budget_minutes, started_at, total_levels) VALUES (?, ?, ?, ?, ?)",
                 (kata, mode, budget_minutes, now, total_levels),
@@ -246,12 +261,16 @@ class History:
 
     def end_session(self, session_id: int, outcome: str, now: float) -> None:
         with self.write() as conn:
-            conn.execute("UPDATE sessions SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
-                         (now, outcome, session_id))
+            conn.execute(
+                "UPDATE sessions SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
+                (now, outcome, session_id),
+            )
 
     # ---- runs --------------------------------------------------------------------------------
 
-    def begin_run(self, kata: str, session: Session | None, file: str, source: str, sha256: str, now: float) -> int:
+    def begin_run(
+        self, kata: str, session: Session | None, file: str, source: str, sha256: str, now: float
+    ) -> int:
         """Store the source before grading, so an interrupted run still keeps it."""
         with self.write() as conn:
             cursor = conn.execute(
@@ -262,7 +281,9 @@ class History:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def finish_run(self, run_id: int, doc: dict[str, Any], session: Session | None, now: float) -> Session | None:
+    def finish_run(
+        self, run_id: int, doc: dict[str, Any], session: Session | None, now: float
+    ) -> Session | None:
         """Record the results; advance the session (best level, cleared, over budget). Returns it updated."""
         elapsed = session.elapsed(now) if session else None
         over = bool(session and elapsed is not None and elapsed > session.budget_seconds)
@@ -271,16 +292,29 @@ class History:
             conn.execute(
                 "UPDATE runs SET state = ?, status = ?, reason = ?, cleared_levels = ?, total_levels = ?, "
                 "elapsed_seconds = ?, over_budget = ?, results = ? WHERE id = ?",
-                (state, doc["status"], doc["reason"], doc["cleared_levels"], doc["total_levels"], elapsed,
-                 int(over), json.dumps(doc), run_id),
+                (
+                    state,
+                    doc["status"],
+                    doc["reason"],
+                    doc["cleared_levels"],
+                    doc["total_levels"],
+                    elapsed,
+                    int(over),
+                    json.dumps(doc),
+                    run_id,
+                ),
             )
             if session is not None and state == "graded":
-                conn.execute("UPDATE sessions SET best_level = MAX(best_level, ?) WHERE id = ?",
-                             (doc["cleared_levels"], session.id))
+                conn.execute(
+                    "UPDATE sessions SET best_level = MAX(best_level, ?) WHERE id = ?",
+                    (doc["cleared_levels"], session.id),
+                )
                 if doc["cleared_levels"] == doc["total_levels"] and session.cleared_at is None:
                     conn.execute(
                         "UPDATE sessions SET cleared_at = ?, ended_at = ?, outcome = 'cleared', over_budget = ? "
-                        "WHERE id = ?", (now, now, int(over), session.id))
+                        "WHERE id = ?",
+                        (now, now, int(over), session.id),
+                    )
                 elif over:
                     conn.execute("UPDATE sessions SET over_budget = 1 WHERE id = ?", (session.id,))
         return self.session(session.id) if session else None
@@ -288,37 +322,48 @@ class History:
     def runs(self, kata: str) -> list[sqlite3.Row]:
         return self.conn.execute(
             "SELECT id, session_id, graded_at, file, state, status, reason, cleared_levels, total_levels, "
-            "elapsed_seconds, over_budget FROM runs WHERE kata = ? ORDER BY id", (kata,)).fetchall()
+            "elapsed_seconds, over_budget FROM runs WHERE kata = ? ORDER BY id",
+            (kata,),
+        ).fetchall()
 
     def run_source(self, run_id: int) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.conn.execute(
-            "SELECT id, kata, file, source, graded_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+            "SELECT id, kata, file, source, graded_at FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
         return row
 
     def ever_cleared(self, kata: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM sessions WHERE kata = ? AND cleared_at IS NOT NULL LIMIT 1",
-                                (kata,)).fetchone()
+        row = self.conn.execute(
+            "SELECT 1 FROM sessions WHERE kata = ? AND cleared_at IS NOT NULL LIMIT 1", (kata,)
+        ).fetchone()
         return row is not None
 
     # ---- hints, reveals, archives --------------------------------------------------------------
 
     def hints_shown(self, session_id: int) -> list[sqlite3.Row]:
-        return self.conn.execute("SELECT level, position FROM hints WHERE session_id = ? ORDER BY id",
-                                 (session_id,)).fetchall()
+        return self.conn.execute(
+            "SELECT level, position FROM hints WHERE session_id = ? ORDER BY id", (session_id,)
+        ).fetchall()
 
     def record_hint(self, session: Session, level: int, position: int, now: float) -> None:
         with self.write() as conn:
-            conn.execute("INSERT INTO hints (session_id, kata, level, position, shown_at) VALUES (?, ?, ?, ?, ?)",
-                         (session.id, session.kata, level, position, now))
+            conn.execute(
+                "INSERT INTO hints (session_id, kata, level, position, shown_at) VALUES (?, ?, ?, ?, ?)",
+                (session.id, session.kata, level, position, now),
+            )
 
     def hint_counts(self) -> dict[int, int]:
-        rows = self.conn.execute("SELECT session_id, COUNT(*) FROM hints GROUP BY session_id").fetchall()
+        rows = self.conn.execute(
+            "SELECT session_id, COUNT(*) FROM hints GROUP BY session_id"
+        ).fetchall()
         return {r[0]: r[1] for r in rows}
 
     def record_reveal(self, kata: str, session: Session | None, via: str, now: float) -> None:
         with self.write() as conn:
-            conn.execute("INSERT INTO reveals (session_id, kata, revealed_at, via) VALUES (?, ?, ?, ?)",
-                         (session.id if session else None, kata, now, via))
+            conn.execute(
+                "INSERT INTO reveals (session_id, kata, revealed_at, via) VALUES (?, ?, ?, ?)",
+                (session.id if session else None, kata, now, via),
+            )
 
     def reveal_counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT kata, COUNT(*) FROM reveals GROUP BY kata").fetchall()
@@ -328,15 +373,18 @@ class History:
         with self.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO archives (kata, archived_at, reason, path, source) VALUES (?, ?, ?, ?, ?)",
-                (kata, now, reason, str(path), source))
+                (kata, now, reason, str(path), source),
+            )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     def archives(self, kata: str) -> list[sqlite3.Row]:
-        return self.conn.execute("SELECT id, archived_at, reason, path FROM archives WHERE kata = ? ORDER BY id",
-                                 (kata,)).fetchall()
+        return self.conn.execute(
+            "SELECT id, archived_at, reason, path FROM archives WHERE kata = ? ORDER BY id", (kata,)
+        ).fetchall()
 
     def archived_source(self, archive_id: int) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.conn.execute(
-            "SELECT id, kata, path, source, archived_at FROM archives WHERE id = ?", (archive_id,)).fetchone()
+            "SELECT id, kata, path, source, archived_at FROM archives WHERE id = ?", (archive_id,)
+        ).fetchone()
         return row

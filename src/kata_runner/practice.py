@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kata_runner.catalog import Catalog, Kata
@@ -28,17 +28,21 @@ def clock(seconds: float) -> str:
 
 
 def clock_line(session: Session, now: float | None = None) -> str:
-    """"12:34 of 25:00 (12:26 left)" or "27:10 of 25:00 (2:10 over time)"."""
+    """ "12:34 of 25:00 (12:26 left)" or "27:10 of 25:00 (2:10 over time)"."""
     now = time.time() if now is None else now
     elapsed, budget = session.elapsed(now), session.budget_seconds
-    state = f"{clock(budget - elapsed)} left" if elapsed <= budget else f"{clock(elapsed - budget)} over time"
+    state = (
+        f"{clock(budget - elapsed)} left"
+        if elapsed <= budget
+        else f"{clock(elapsed - budget)} over time"
+    )
     if session.cleared_at is not None:
         state = "cleared" + (" over time" if session.over_budget else " in time")
     return f"{clock(elapsed)} of {clock(budget)} ({state})"
 
 
 def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -74,8 +78,13 @@ class Practice:
         self.workspace.ensure()
         archived = self.workspace.archive(kata, self.history, "start", now)
         path = self.workspace.restore_stub(kata)
-        session = self.history.start_session(kata.slug, "interview" if interview else "practice",
-                                             kata.budget_minutes, len(kata.levels), now)
+        session = self.history.start_session(
+            kata.slug,
+            "interview" if interview else "practice",
+            kata.budget_minutes,
+            len(kata.levels),
+            now,
+        )
         statement = Statement.parse(kata.statement_path.read_text(encoding="utf-8"))
         text = statement.upto(1) if interview else kata.statement_path.read_text(encoding="utf-8")
         return Started(str(path), str(archived) if archived else None, session, text)
@@ -115,19 +124,29 @@ class Practice:
             if (level, position) not in shown:
                 self.history.record_hint(session, level, position, now)
                 return level, position, hint.text, len(hints) - position
-        raise UsageError(f"no more hints for level {level} ({len(hints)} shown); `kata show {kata.slug}` has the rules")
+        raise UsageError(
+            f"no more hints for level {level} ({len(hints)} shown); `kata show {kata.slug}` has the rules"
+        )
 
     # ---- grading -------------------------------------------------------------------------------
 
     def attempt_for(self, kata: Kata) -> Attempt:
         path = self.workspace.attempt_path(kata)
         if not path.exists():
-            raise UsageError(f"no attempt at {path}; `kata start {kata.slug}` copies the stub there and starts "
-                             "the clock")
+            raise UsageError(
+                f"no attempt at {path}; `kata start {kata.slug}` copies the stub there and starts "
+                "the clock"
+            )
         return read_attempt(kata, path)
 
-    def grade(self, attempt: Attempt, session: Session | None, *, progress: Progress | None = None,
-              record: bool = True) -> tuple[dict[str, Any], Session | None, list[str]]:
+    def grade(
+        self,
+        attempt: Attempt,
+        session: Session | None,
+        *,
+        progress: Progress | None = None,
+        record: bool = True,
+    ) -> tuple[dict[str, Any], Session | None, list[str]]:
         """Grade with the history: the source is stored first, the results and the clock after.
 
         Returns the results document, the session as updated, and warnings (history problems never stop
@@ -138,8 +157,14 @@ class Practice:
         now = time.time()
         if record:
             try:
-                run_id = self.history.begin_run(attempt.kata.slug, session, attempt.display_path, attempt.source,
-                                                attempt.sha256, now)
+                run_id = self.history.begin_run(
+                    attempt.kata.slug,
+                    session,
+                    attempt.display_path,
+                    attempt.source,
+                    attempt.sha256,
+                    now,
+                )
             except StorageError as exc:
                 warnings.append(f"could not save this run to the history: {exc}")
             warnings.extend(self._take_notices())
@@ -147,9 +172,14 @@ class Practice:
         finished = time.time()
         if session is not None:
             elapsed = session.elapsed(finished)
-            doc["session"] = {"id": session.id, "mode": session.mode, "started": iso(session.started_at),
-                              "elapsed_s": round(elapsed, 1), "budget_s": session.budget_seconds,
-                              "over_budget": elapsed > session.budget_seconds}
+            doc["session"] = {
+                "id": session.id,
+                "mode": session.mode,
+                "started": iso(session.started_at),
+                "elapsed_s": round(elapsed, 1),
+                "budget_s": session.budget_seconds,
+                "over_budget": elapsed > session.budget_seconds,
+            }
         if run_id is not None:
             try:
                 session = self.history.finish_run(run_id, doc, session, finished)

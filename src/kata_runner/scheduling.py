@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fsrs import Card, Rating, Scheduler
 
@@ -39,7 +39,7 @@ def rating_for(session: Session, hints_used: int) -> Rating | None:
 
 
 def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, timezone.utc)
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _days(seconds: float) -> str:
@@ -74,18 +74,27 @@ def kata_stats(catalog: Catalog, history: History) -> list[KataStats]:
         for session in sessions:
             rating = rating_for(session, hint_counts.get(session.id, 0))
             if rating is not None and session.ended_at is not None:
-                card, _ = SCHEDULER.review_card(card, rating, review_datetime=_utc(session.ended_at))
+                card, _ = SCHEDULER.review_card(
+                    card, rating, review_datetime=_utc(session.ended_at)
+                )
                 last_rating = rating.name
         clears = [s.elapsed() for s in sessions if s.cleared_at is not None]
         runs = history.runs(kata.slug)
         last = max([s.started_at for s in sessions] + [r["graded_at"] for r in runs], default=None)
-        rows.append(KataStats(
-            slug=kata.slug, sessions=len(sessions), best_clear_seconds=min(clears) if clears else None,
-            last_practised=last, highest_level=max((s.best_level for s in sessions), default=0),
-            total_levels=len(kata.levels), hints_used=sum(hint_counts.get(s.id, 0) for s in sessions),
-            reveals=reveals.get(kata.slug, 0), due=card.due.timestamp() if last_rating else None,
-            last_rating=last_rating,
-        ))
+        rows.append(
+            KataStats(
+                slug=kata.slug,
+                sessions=len(sessions),
+                best_clear_seconds=min(clears) if clears else None,
+                last_practised=last,
+                highest_level=max((s.best_level for s in sessions), default=0),
+                total_levels=len(kata.levels),
+                hints_used=sum(hint_counts.get(s.id, 0) for s in sessions),
+                reveals=reveals.get(kata.slug, 0),
+                due=card.due.timestamp() if last_rating else None,
+                last_rating=last_rating,
+            )
+        )
     return rows
 
 
@@ -95,7 +104,9 @@ class Recommendation:
     reason: str
 
 
-def recommend(catalog: Catalog, history: History, now: float | None = None, limit: int = 3) -> list[Recommendation]:
+def recommend(
+    catalog: Catalog, history: History, now: float | None = None, limit: int = 3
+) -> list[Recommendation]:
     now = time.time() if now is None else now
     stats = {s.slug: s for s in kata_stats(catalog, history)}
     open_sessions = {s.kata: s for s in history.open_sessions()}
@@ -104,23 +115,35 @@ def recommend(catalog: Catalog, history: History, now: float | None = None, limi
         row = stats[slug]
         if slug in open_sessions:
             session = open_sessions[slug]
-            reason = (f"open session: started {_days(now - session.started_at)} ago, level {session.best_level} "
-                      f"of {row.total_levels} cleared; finish it or `kata give-up {slug}`")
+            reason = (
+                f"open session: started {_days(now - session.started_at)} ago, level {session.best_level} "
+                f"of {row.total_levels} cleared; finish it or `kata give-up {slug}`"
+            )
             ranked.append(((0, -session.started_at), Recommendation(slug, reason)))
         elif row.sessions and row.best_clear_seconds is None:
-            reason = (f"never cleared: {row.sessions} tr{'y' if row.sessions == 1 else 'ies'}, best level "
-                      f"{row.highest_level} of {row.total_levels}")
+            reason = (
+                f"never cleared: {row.sessions} tr{'y' if row.sessions == 1 else 'ies'}, best level "
+                f"{row.highest_level} of {row.total_levels}"
+            )
             ranked.append(((1, row.last_practised or 0), Recommendation(slug, reason)))
         elif row.due is not None and row.due <= now:
-            how = {"Hard": "with hints or over time", "Good": "within the budget", "Easy": "well within the budget",
-                   "Again": "not cleared"}[row.last_rating or "Good"]
-            reason = (f"due again: last try {how}, {_days(now - (row.last_practised or now))} ago; "
-                      f"due since {_days(now - row.due)}")
+            how = {
+                "Hard": "with hints or over time",
+                "Good": "within the budget",
+                "Easy": "well within the budget",
+                "Again": "not cleared",
+            }[row.last_rating or "Good"]
+            reason = (
+                f"due again: last try {how}, {_days(now - (row.last_practised or now))} ago; "
+                f"due since {_days(now - row.due)}"
+            )
             ranked.append(((2, row.due), Recommendation(slug, reason)))
         elif row.sessions == 0:
             ranked.append(((3, position), Recommendation(slug, "new: never tried")))
         else:
             assert row.due is not None
-            ranked.append(((4, row.due), Recommendation(slug, f"not due yet: due in {_days(row.due - now)}")))
+            ranked.append(
+                ((4, row.due), Recommendation(slug, f"not due yet: due in {_days(row.due - now)}"))
+            )
     ranked.sort(key=lambda pair: pair[0])
     return [rec for _, rec in ranked[:limit]]

@@ -2,7 +2,8 @@
 
 Editors save in different ways (in place, or a temporary file renamed over the original), so the
 folder is watched and changes are filtered to the attempt's name. Bursts of events are debounced
-into one grading. A syntax error or an infinite loop in the attempt is a verdict like any other,
+into one grading. The watcher starts before the first grading, so a save made while a grading runs
+is never missed. A syntax error or an infinite loop in the attempt is a verdict like any other,
 never the end of the watch.
 """
 
@@ -12,10 +13,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 DEBOUNCE_MS = 300
+IDLE_MS = 200
 
 
 def watch_file(path: Path, on_change: Callable[[], None], *, force_polling: bool = False) -> None:
     """Call `on_change()` now and after every save of `path`; returns on Ctrl-C (KeyboardInterrupt)."""
+    try:
+        _watch(path, on_change, force_polling)
+    except OSError:
+        if force_polling:
+            raise
+        _watch(
+            path, on_change, True
+        )  # file events unavailable (some network or container filesystems)
+
+
+def _watch(path: Path, on_change: Callable[[], None], force_polling: bool) -> None:
     import watchfiles
 
     target = path.resolve()
@@ -23,16 +36,16 @@ def watch_file(path: Path, on_change: Callable[[], None], *, force_polling: bool
     def only_the_attempt(change: watchfiles.Change, changed: str) -> bool:
         return Path(changed).resolve() == target and change != watchfiles.Change.deleted
 
-    on_change()
-    try:
-        changes = watchfiles.watch(target.parent, watch_filter=only_the_attempt, debounce=DEBOUNCE_MS,
-                                   force_polling=force_polling, raise_interrupt=True)
-        for _ in changes:
-            on_change()
-    except OSError:
-        if force_polling:
-            raise
-        # file events unavailable (some network or container filesystems): poll instead
-        for _ in watchfiles.watch(target.parent, watch_filter=only_the_attempt, debounce=DEBOUNCE_MS,
-                                  force_polling=True, raise_interrupt=True):
+    first = True
+    for changes in watchfiles.watch(
+        target.parent,
+        watch_filter=only_the_attempt,
+        debounce=DEBOUNCE_MS,
+        force_polling=force_polling,
+        raise_interrupt=True,
+        rust_timeout=IDLE_MS,
+        yield_on_timeout=True,
+    ):
+        if first or changes:
+            first = False
             on_change()

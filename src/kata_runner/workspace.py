@@ -19,7 +19,11 @@ from kata_runner.history import History
 
 
 def _is_checkout(path: Path) -> bool:
-    return (path / "katas" / "ORDER").is_file() and (path / "pyproject.toml").is_file() and (path / "src" / "kata_runner").is_dir()
+    return (
+        (path / "katas" / "ORDER").is_file()
+        and (path / "pyproject.toml").is_file()
+        and (path / "src" / "kata_runner").is_dir()
+    )
 
 
 def find_checkout(start: Path) -> Path | None:
@@ -41,7 +45,9 @@ class Workspace:
         environ = dict(os.environ) if environ is None else environ
         cwd = cwd or Path.cwd()
         if environ.get("KATA_WORKSPACE"):
-            return cls(Path(environ["KATA_WORKSPACE"]).expanduser().resolve(), "from $KATA_WORKSPACE")
+            return cls(
+                Path(environ["KATA_WORKSPACE"]).expanduser().resolve(), "from $KATA_WORKSPACE"
+            )
         checkout = find_checkout(cwd.resolve())
         if checkout is not None:
             return cls(checkout / "practice", "practice/ in the kata checkout")
