@@ -38,15 +38,17 @@ class CliResult:
         return matches[0]
 
 
-def make_runner(catalog: Catalog, workspace: Workspace | None = None) -> Callable[..., CliResult]:
-    """`kata argv...` in this process, with stdout and stderr captured."""
+def make_runner(
+    catalog: Catalog, workspace: Workspace | None = None, width: int = 120
+) -> Callable[..., CliResult]:
+    """`kata argv...` in this process, with stdout and stderr captured, on a terminal `width` columns wide."""
 
     def run(*argv: str) -> CliResult:
         out, err = io.StringIO(), io.StringIO()
         app = App(
             catalog,
-            Console(file=out, width=120, no_color=True),
-            Console(file=err, width=120, no_color=True),
+            Console(file=out, width=width, no_color=True),
+            Console(file=err, width=width, no_color=True),
             workspace=workspace,
         )
         code = main(list(argv), app=app)

@@ -495,6 +495,113 @@ def _print_run(app: App, run: Any) -> None:
     app.out.print(f"  run {run['id']}  {when}{at}{over}  {verdict}  {run['file']}", markup=False)
 
 
+def cmd_compare(app: App, args: argparse.Namespace) -> int:
+    from kata_runner import compare
+    from kata_runner.benchmark import format_seconds, run_benchmark
+
+    kata = app.kata(args.kata)
+    attempt = read_attempt(kata, Path(args.file)) if args.file else app.practice.attempt_for(kata)
+    revealed = compare.check_reveal(app.practice, kata, args.reveal, "compare")
+    with (
+        app.err.status(f"grading your attempt and the reference for {kata.slug}")
+        if app.err.is_terminal
+        else nullcontext()
+    ):
+        mine, theirs = compare.grade_both(kata, attempt)
+    bench = None
+    if compare.passes_level_one(mine) and not args.no_bench:
+        progress = None
+        bar: AbstractContextManager[Any] = nullcontext()
+        if app.err.is_terminal:
+            meter = Progress(
+                SpinnerColumn(),
+                TextColumn(f"timing at {kata.benchmark.label if kata.benchmark else ''}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("calls"),
+                console=app.err,
+                transient=True,
+            )
+            task = meter.add_task("bench", total=None)
+            bar = meter
+
+            def progress(done: int, total: int) -> None:
+                meter.update(task, completed=done, total=total)
+
+        with bar:
+            bench = run_benchmark(kata, attempt, progress=progress)
+    if args.json:
+        app.out.file.write(
+            json.dumps(
+                {
+                    "kata": kata.slug,
+                    "revealed": revealed,
+                    "attempt": mine,
+                    "reference": theirs,
+                    "benchmark": bench.as_json() if bench else None,
+                    "not_timed": None
+                    if bench
+                    else ("--no-bench" if args.no_bench else "your attempt does not pass level 1"),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        return EXIT_OK
+    attempt_name = Path(attempt.display_path).name
+    app.out.print(
+        compare.code_view(
+            attempt.source,
+            attempt_name,
+            kata.solution_path.read_text(encoding="utf-8"),
+            app.out,
+            force_diff=args.diff,
+        )
+    )
+    reference_notes = compare.notes(kata)
+    if reference_notes:
+        app.out.print(Rule("notes on the reference", align="left"))
+        _markdown(app, reference_notes)
+    app.out.print()
+    app.out.print(compare.verdict_table(kata, mine, theirs))
+    app.out.print()
+    if bench is None:
+        reason = "--no-bench" if args.no_bench else "your attempt does not pass level 1"
+        app.out.print(f"speed: not timed ({reason})", markup=False)
+    else:
+        if bench.ratio is not None:
+            app.out.print(
+                f"speed at {bench.label}, median of {bench.repeat} interleaved runs after "
+                f"{bench.warmup} warm-up: yours {format_seconds(bench.median('attempt'))}, reference "
+                f"{format_seconds(bench.median('reference'))}",
+                markup=False,
+            )
+        app.out.print(bench.summary(), style="bold", markup=False)
+    if revealed:
+        app.out.print("(revealed before a clear: recorded in your history)", style="dim")
+    return EXIT_OK
+
+
+def cmd_solution(app: App, args: argparse.Namespace) -> int:
+    from rich.syntax import Syntax
+
+    from kata_runner import compare
+
+    kata = app.kata(args.kata)
+    revealed = compare.check_reveal(app.practice, kata, args.reveal, "solution")
+    app.out.print(
+        Syntax(
+            kata.solution_path.read_text(encoding="utf-8"),
+            "python",
+            line_numbers=True,
+            word_wrap=True,
+        )
+    )
+    if revealed:
+        app.out.print("(revealed before a clear: recorded in your history)", style="dim")
+    return EXIT_OK
+
+
 def cmd_next(app: App, args: argparse.Namespace) -> int:
     from kata_runner.scheduling import recommend
 
@@ -609,6 +716,29 @@ def build_parser() -> argparse.ArgumentParser:
     shown = history.add_mutually_exclusive_group()
     shown.add_argument("--show", type=int, metavar="N", help="print the source of run N")
     shown.add_argument("--archive", type=int, metavar="N", help="print archived attempt N")
+    cmp = verb(
+        "compare",
+        "Your attempt beside the reference, both graded by the same suite, and your speed "
+        "on the kata's benchmark as a ratio. Unlocks once you clear every level.",
+        cmd_compare,
+    )
+    cmp.add_argument(
+        "--file", metavar="PATH", help="compare this file instead of your workspace copy"
+    )
+    cmp.add_argument(
+        "--reveal", action="store_true", help="show the reference before a clear (recorded)"
+    )
+    cmp.add_argument("--diff", action="store_true", help="a unified diff even on a wide terminal")
+    cmp.add_argument("--no-bench", action="store_true", help="skip the timing")
+    cmp.add_argument(
+        "--json", action="store_true", help="print both results documents and the timing as JSON"
+    )
+    sol = verb(
+        "solution",
+        "Print the reference solution (unlocks once you clear every level).",
+        cmd_solution,
+    )
+    sol.add_argument("--reveal", action="store_true", help="show it before a clear (recorded)")
     nxt = verb(
         "next",
         "Recommend what to practise now (spaced repetition over your history), and why.",
