@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from rich.console import Console
 
 from kata_runner.catalog import Catalog
 from kata_runner.cli import App, main
+from kata_runner.grading import grade, read_attempt
 from kata_runner.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -90,3 +92,43 @@ def probe_env(tmp_path: Path) -> dict[str, str]:
         COLUMNS="120",
     )
     return env
+
+
+class Gradings:
+    """Gradings of the catalogue contract, started together on a small pool; call one to wait for it."""
+
+    def __init__(self, jobs: list[tuple[str, str, Path]], workers: int) -> None:
+        self.catalog = Catalog()
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.futures: dict[tuple[str, str], Future[dict[str, Any]]] = {}
+        for slug, name, path in jobs:
+            kata = self.catalog.get(slug)
+            self.futures[(slug, name)] = self.pool.submit(
+                lambda k=kata, p=path: grade(read_attempt(k, p))
+            )
+
+    def __call__(self, slug: str, name: str) -> dict[str, Any]:
+        return self.futures[(slug, name)].result()
+
+    def wait_all(self) -> None:
+        """Block until no grading is running (timing must not share the machine with them)."""
+        for future in self.futures.values():
+            future.exception()
+
+
+@pytest.fixture(scope="session")
+def graded(request: pytest.FixtureRequest) -> Iterator[Gradings]:
+    """The contract's gradings for the katas the selected tests need (`tests/test_contract.py` lists them)."""
+    from test_contract import JOBS
+
+    wanted = {
+        item.callspec.params.get("slug")
+        for item in request.session.items
+        if hasattr(item, "callspec")
+    }
+    gradings = Gradings(
+        [job for job in JOBS if job[0] in wanted],
+        int(os.environ.get("KATA_CONTRACT_WORKERS", os.cpu_count() or 2)),
+    )
+    yield gradings
+    gradings.pool.shutdown(cancel_futures=True)

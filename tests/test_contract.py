@@ -8,16 +8,13 @@ level. Gradings run concurrently (one per core) and each test waits for its own.
 
 from __future__ import annotations
 
-import os
 import tomllib
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kata_runner.catalog import Catalog, Kata
-from kata_runner.grading import grade, read_attempt
+from kata_runner.catalog import Catalog
 
 CATALOG = Catalog()
 CASES_DIR = Path(__file__).parent / "katas"
@@ -48,34 +45,6 @@ def _jobs() -> list[tuple[str, str, Path]]:
 JOBS = _jobs()
 WRONG = [(kata.slug, case) for kata in CATALOG for case in load_cases(kata.slug)["wrong"]]
 CORRECT = [(kata.slug, case) for kata in CATALOG for case in load_cases(kata.slug)["correct"]]
-
-
-@pytest.fixture(scope="session")
-def graded(request: pytest.FixtureRequest) -> Any:
-    """The gradings the selected tests need, started at once on a small pool; `graded(slug, name)` waits."""
-    wanted = {
-        item.callspec.params.get("slug")
-        for item in request.session.items
-        if hasattr(item, "callspec")
-    }
-    pool = ThreadPoolExecutor(
-        max_workers=int(os.environ.get("KATA_CONTRACT_WORKERS", os.cpu_count() or 2))
-    )
-    futures: dict[tuple[str, str], Future[dict[str, Any]]] = {}
-
-    def run(kata: Kata, path: Path) -> dict[str, Any]:
-        return grade(read_attempt(kata, path))
-
-    for slug, name, path in JOBS:
-        if slug not in wanted:
-            continue
-        futures[(slug, name)] = pool.submit(run, CATALOG.get(slug), path)
-
-    def result(slug: str, name: str) -> dict[str, Any]:
-        return futures[(slug, name)].result()
-
-    yield result
-    pool.shutdown(cancel_futures=True)
 
 
 def _failures(doc: dict[str, Any], level: int | None = None) -> str:

@@ -289,6 +289,7 @@ class Expected:
     rng_calls: int
     returns: Any = None  # the value fn returned on the last attempt, if it returned
     raises_from: int | None = None  # the attempt whose exception comes out, if one does
+    ended_by: str = "ok"  # ok, not_retried, final (attempt) or deadline
 
 
 def expected_run(
@@ -305,8 +306,10 @@ def expected_run(
         if step.raises is None:
             value = f"result of attempt {i}" if step.value is AUTO else step.value
             return Expected(sleeps, i + 1, rng_calls, returns=value)
-        if not issubclass(step.raises, o["retry_on"]) or i == o["max_attempts"] - 1:
-            return Expected(sleeps, i + 1, rng_calls, raises_from=i)
+        if not issubclass(step.raises, o["retry_on"]):
+            return Expected(sleeps, i + 1, rng_calls, raises_from=i, ended_by="not_retried")
+        if i == o["max_attempts"] - 1:
+            return Expected(sleeps, i + 1, rng_calls, raises_from=i, ended_by="final")
         if step.retry_after is not NO_HINT and step.retry_after is not None:
             delay = min(o["max_delay"], step.retry_after)
         else:
@@ -315,7 +318,7 @@ def expected_run(
                 delay = rng_values[rng_calls % len(rng_values)] * delay
                 rng_calls += 1
         if o["deadline"] is not None and now + delay > start + o["deadline"]:
-            return Expected(sleeps, i + 1, rng_calls, raises_from=i)
+            return Expected(sleeps, i + 1, rng_calls, raises_from=i, ended_by="deadline")
         sleeps.append(delay)
         now += delay
     raise AssertionError("unreachable: the final attempt always ends the loop")
@@ -323,6 +326,60 @@ def expected_run(
 
 def start_of(form: str) -> float:
     return START + DECORATION_GAP if form == "retrying" else START
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules, as the statement words them
+
+RULE_FIRST = (
+    "rule: the first sleep is base_delay: attempt i is followed by base_delay * multiplier ** i, "
+    "with i counted from 0"
+)
+RULE_SCHEDULE = (
+    "rule: attempt i (counted from 0) that fails is followed, if attempts remain, by "
+    "sleep(min(max_delay, base_delay * multiplier ** i))"
+)
+RULE_CAP = "rule: every delay is capped at max_delay: min(max_delay, base_delay * multiplier ** i)"
+RULE_FINAL = (
+    "rule: no sleep after the final attempt: fn is called at most max_attempts times, then the last "
+    "exception is re-raised at once"
+)
+RULE_SAME = (
+    "rule: the last exception is re-raised as the same object (not wrapped, copied or chained), "
+    "its __cause__ untouched"
+)
+RULE_PROPAGATE = "rule: an exception not in retry_on propagates at once: no sleep, no further call"
+RULE_RETRY_ON = (
+    "rule: retry_on is a class or a tuple of classes, matched as `except retry_on:` matches "
+    "(subclasses match, () matches nothing, BaseException subclasses allowed)"
+)
+RULE_JITTER = (
+    "rule: full jitter: with jitter=True the sleep is rng() * min(max_delay, base_delay * multiplier ** i), "
+    "one rng() call per jittered delay"
+)
+RULE_RNG = "rule: rng() is called exactly once per jittered delay, and never when jitter=False"
+RULE_RESULT = "rule: only an exception is a failure: fn's return value is returned unchanged, even None, 0 or ''"
+RULE_DEFAULTS = (
+    "rule: the defaults are max_attempts=3, base_delay=0.1, max_delay=10.0, multiplier=2.0, "
+    "jitter=False, retry_on=(Exception,)"
+)
+RULE_INVALID = (
+    "rule: max_attempts < 1, base_delay < 0, max_delay < 0 or multiplier < 1 raise ValueError "
+    "before fn is first called"
+)
+RULE_VALID_EDGES = (
+    "rule: max_attempts=1, base_delay=0, max_delay=0 and multiplier=1 are valid options"
+)
+RULE_ALL = (
+    "rule: the whole run follows the statement: sleep(min(max_delay, base_delay * multiplier ** i)) "
+    "(× rng() with jitter) after each retried failure but the last; exceptions outside retry_on "
+    "propagate at once; the last exception is re-raised as the same object"
+)
+RULE_NO_REAL_SLEEP = (
+    "rule: sleep only through the injected sleep (awaited in retry_async); never call time.sleep, "
+    "which would also block the event loop, or asyncio.sleep yourself"
+)
+RULE_AWAIT_SLEEP = "rule: between attempts retry_async awaits sleep(delay); calling it without await sleeps nothing"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,9 +411,13 @@ def describe(
         steps = f"{steps}, then fail on every call" if script else "fail on every call"
     lines = [f"{head}  ({injected} injected)", f"  fn:       {steps}"]
     if options.get("jitter"):
-        lines.append(
-            f"  rng:      returns {', '.join(num(v) for v in rng_values)} in turn (then again)"
+        values = ", ".join(num(v) for v in rng_values)
+        cycle = (
+            f"returns {values} in turn, then again"
+            if len(rng_values) > 1
+            else f"always returns {values}"
         )
+        lines.append(f"  rng:      {cycle}")
     if "deadline" in options:
         gap = (
             f"; {num(DECORATION_GAP)} s pass between decorating and calling"
@@ -435,8 +496,12 @@ def first_difference(run: Run, expected: Expected) -> str:
             return f"first difference: the sleep after attempt {j}: expected {num(e)}, got {seq([a])[1:-1]}"
     if len(actual) > len(expected.sleeps):
         j = len(expected.sleeps)
-        final = " (the final attempt)" if j == expected.calls - 1 else ""
-        return f"first difference: an extra sleep after attempt {j}{final}"
+        why = {
+            "final": " (the final attempt)",
+            "deadline": " (where the deadline ends the run)",
+            "not_retried": " (whose exception is not in retry_on)",
+        }.get(expected.ended_by, "")
+        return f"first difference: an extra sleep after attempt {j}{why}"
     if len(actual) < len(expected.sleeps):
         return f"first difference: no sleep after attempt {len(actual)}, where {num(expected.sleeps[len(actual)])} was due"
     if run.env.calls != expected.calls:
@@ -448,11 +513,19 @@ def first_difference(run: Run, expected: Expected) -> str:
     return "first difference: what came out of the call"
 
 
-RULE_NO_REAL_SLEEP = (
-    "rule: sleep only through the injected sleep (awaited in retry_async); never call time.sleep, "
-    "which would also block the event loop, or asyncio.sleep yourself"
-)
-RULE_AWAIT_SLEEP = "rule: between attempts retry_async awaits sleep(delay); calling it without await sleeps nothing"
+def broken_rule(run: Run, expected: Expected, rule: str, check_rng: bool) -> str:
+    """The rule a failing run broke: the test's own, unless the run shows plainly that it broke another."""
+    env, n = run.env, len(expected.sleeps)
+    extra_sleep = len(env.sleeps) > n and same_sleeps(env.sleeps[:n], expected.sleeps)
+    if extra_sleep and expected.ended_by == "final":
+        return RULE_FINAL
+    if (
+        same_sleeps(env.sleeps, expected.sleeps)
+        and env.calls == expected.calls
+        and (not check_rng or env.rng_calls == expected.rng_calls)
+    ):
+        return RULE_RESULT if expected.raises_from is None else RULE_SAME
+    return rule
 
 
 def check(run: Run, expected: Expected, *, rule: str, call: str, check_rng: bool = False) -> None:
@@ -495,7 +568,7 @@ def check(run: Run, expected: Expected, *, rule: str, call: str, check_rng: bool
     )
     if not ok:
         fail(
-            rule,
+            broken_rule(run, expected, rule, check_rng),
             call=call,
             expected=want,
             actual=got,
@@ -578,54 +651,6 @@ def check_default(impl: Any, name: str, parameter: str, default: Any, spelled: s
             actual=found,
         )
 
-
-# ---------------------------------------------------------------------------------------------
-# Rules, as the statement words them
-
-RULE_FIRST = (
-    "rule: the first sleep is base_delay: attempt i is followed by base_delay * multiplier ** i, "
-    "with i counted from 0"
-)
-RULE_SCHEDULE = (
-    "rule: attempt i (counted from 0) that fails is followed, if attempts remain, by "
-    "sleep(min(max_delay, base_delay * multiplier ** i))"
-)
-RULE_CAP = "rule: every delay is capped at max_delay: min(max_delay, base_delay * multiplier ** i)"
-RULE_FINAL = (
-    "rule: no sleep after the final attempt: fn is called at most max_attempts times, then the last "
-    "exception is re-raised at once"
-)
-RULE_SAME = (
-    "rule: the last exception is re-raised as the same object (not wrapped, copied or chained), "
-    "its __cause__ untouched"
-)
-RULE_PROPAGATE = "rule: an exception not in retry_on propagates at once: no sleep, no further call"
-RULE_RETRY_ON = (
-    "rule: retry_on is a class or a tuple of classes, matched as `except retry_on:` matches "
-    "(subclasses match, () matches nothing, BaseException subclasses allowed)"
-)
-RULE_JITTER = (
-    "rule: full jitter: with jitter=True the sleep is rng() * min(max_delay, base_delay * multiplier ** i), "
-    "one rng() call per jittered delay"
-)
-RULE_RNG = "rule: rng() is called exactly once per jittered delay, and never when jitter=False"
-RULE_RESULT = "rule: only an exception is a failure: fn's return value is returned unchanged, even None, 0 or ''"
-RULE_DEFAULTS = (
-    "rule: the defaults are max_attempts=3, base_delay=0.1, max_delay=10.0, multiplier=2.0, "
-    "jitter=False, retry_on=(Exception,)"
-)
-RULE_INVALID = (
-    "rule: max_attempts < 1, base_delay < 0, max_delay < 0 or multiplier < 1 raise ValueError "
-    "before fn is first called"
-)
-RULE_VALID_EDGES = (
-    "rule: max_attempts=1, base_delay=0, max_delay=0 and multiplier=1 are valid options"
-)
-RULE_ALL = (
-    "rule: the whole run follows the statement: sleep(min(max_delay, base_delay * multiplier ** i)) "
-    "(× rng() with jitter) after each retried failure but the last; exceptions outside retry_on "
-    "propagate at once; the last exception is re-raised as the same object"
-)
 
 CASES_SCHEDULE = [  # (options, script, rule), each run through every form at its level
     ({"max_attempts": 4}, (FAIL, FAIL, OK), RULE_FIRST),
@@ -1174,7 +1199,13 @@ def test_cancellation_propagates_at_once(impl):
     run_and_check(
         impl, "retry_async", (raising(asyncio.CancelledError), OK), {}, rule=RULE_CANCELLED
     )
+
+
+@pytest.mark.level(3)
+def test_retry_async_has_the_stated_defaults(impl):
+    run_and_check(impl, "retry_async", (), {}, rule=RULE_DEFAULTS, check_rng=True)
     check_default(impl, "retry_async", "sleep", REAL_ASYNCIO_SLEEP, "asyncio.sleep")
+    check_default(impl, "retry_async", "rng", random.random, "random.random")
 
 
 @pytest.mark.level(3)

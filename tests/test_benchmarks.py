@@ -1,0 +1,33 @@
+"""Every kata's benchmark works for `kata compare`: a known-wrong version that passes level 1 gets a speed
+ratio, and the reference timed against itself comes out about as fast (0.8-1.25).
+
+Runs after the contract (pytest runs modules in order) and waits for its gradings to end first, so the
+timings do not share the machine with them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_contract import CASES_DIR, CATALOG, load_cases
+
+from kata_runner.benchmark import run_benchmark
+from kata_runner.compare import passes_level_one
+from kata_runner.grading import read_attempt
+
+
+@pytest.mark.parametrize("slug", CATALOG.slugs())
+def test_compare_times_a_wrong_version_that_passes_level_one_and_the_reference_against_itself(
+    graded, slug
+):
+    kata = CATALOG.get(slug)
+    candidates = [case["file"] for case in load_cases(slug)["wrong"] if case["level"] >= 2]
+    passing = [name for name in candidates if passes_level_one(graded(slug, name))]
+    assert passing, (
+        f"{slug}: keep a known-wrong version that passes level 1 (targets level 2 or later)"
+    )
+    graded.wait_all()
+    wrong = run_benchmark(kata, read_attempt(kata, CASES_DIR / slug / passing[0]))
+    assert wrong.ratio is not None or wrong.timed_out == "attempt", wrong.summary()
+    itself = run_benchmark(kata, read_attempt(kata, kata.solution_path))
+    assert itself.ratio is not None, itself.summary()
+    assert 0.8 <= itself.ratio <= 1.25, itself.as_json()
