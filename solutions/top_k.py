@@ -13,8 +13,11 @@ Notes
   copies of the K-th score in the row and among the K kept) and redone with a stable full sort,
   which keeps the lowest indices. The K survivors are then ordered by `np.lexsort` on
   (index, -score): best first, equal scores lowest index first.
-- Zero vectors: rows are divided by `where(norm == 0, 1, norm)`, so a zero row (or query) stays
+- Zero vectors: norms of 0 are replaced by 1 before dividing, so a zero row (or query) stays
   zero and scores exactly 0.0 against everything, never NaN.
+- Memory traffic: the corpus is read twice (its norms, the product) and never copied; the queries
+  are normalised, and the (Q, N) product is divided by the corpus norms in place of a
+  normalised copy of an (N, D) corpus.
 - Trade-offs: the (Q, N) score matrix is materialised; for a corpus too large for that, process
   queries in blocks, or stream the corpus in blocks and merge each block's top K with the running
   top K (a heap of size K, O(N log K) per query).
@@ -30,10 +33,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
-def _unit_rows(X_ND: np.ndarray) -> np.ndarray:
-    """Rows of X (N, D) float64 scaled to unit norm; all-zero rows stay zero."""
-    norm_N1 = np.linalg.norm(X_ND, axis=1, keepdims=True)
-    return X_ND / np.where(norm_N1 == 0.0, 1.0, norm_N1)
+def _safe_norms(X_ND: np.ndarray) -> np.ndarray:
+    """Row norms of X (N, D) float64, with 0 replaced by 1 so a zero row divides to zero, not NaN.
+
+    einsum forms the squared norms without an (N, D) temporary of squares.
+    """
+    norm_N = np.sqrt(np.einsum("nd,nd->n", X_ND, X_ND))
+    return np.where(norm_N == 0.0, 1.0, norm_N)
 
 
 def _select_top(scores_QN: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +83,10 @@ def top_k_batch(queries: ArrayLike, corpus: ArrayLike, k: int) -> tuple[np.ndarr
         raise ValueError(
             f"expected (q, d) queries and an (n, d) corpus, got {queries_QD.shape} and {corpus_ND.shape}"
         )
-    scores_QN = _unit_rows(queries_QD) @ _unit_rows(corpus_ND).T
+    # Normalise the (usually few) queries, then divide each column of the product by its corpus
+    # row's norm: one pass over the scores instead of writing a normalised copy of the corpus.
+    unit_QD = queries_QD / _safe_norms(queries_QD)[:, None]
+    scores_QN = (unit_QD @ corpus_ND.T) / _safe_norms(corpus_ND)[None, :]
     return _select_top(scores_QN, k)
 
 

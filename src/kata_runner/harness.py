@@ -107,6 +107,33 @@ class Recorder:
         origin = (
             "attempt" if innermost_is_attempt or (kind not in {"assertion"} and frames) else "suite"
         )
+        cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if (
+            kind == "assertion"
+            and origin == "suite"
+            and cause is not None
+            and not isinstance(cause, AssertionError)
+        ):
+            # The suite caught an exception raised by the attempt and reported it against a rule: it is
+            # still an error of the attempt (not a wrong value), shown with the suite's message.
+            cause_frames = self.user_frames(cause.__traceback__)
+            if cause_frames:
+                kind, origin, frames = _kind_of(cause), "attempt", cause_frames
+                if kind == "assertion":
+                    kind = "exception"
+                message = str(exc)
+                if f"line {frames[-1].lineno}" not in message:
+                    message += "\n" + self.format_frames(frames)
+                notes = [n for n in getattr(exc, "__notes__", []) if isinstance(n, str)]
+                return {
+                    "exc_type": type(cause).__name__,
+                    "exc_module": type(cause).__module__,
+                    "exc_kind": kind,
+                    "origin": origin,
+                    "message": _clip(message),
+                    "falsifying_example": _falsifying_example(notes),
+                    "where": self.format_frames(frames[-1:]).strip(),
+                }
         if kind == "assertion" and origin == "suite":
             message = str(exc)
         else:

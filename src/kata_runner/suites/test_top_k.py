@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kata_runner.testing import call_repr, expect_array, expect_raises, fail
+from kata_runner.testing import expect_array, expect_raises, fail, show
 
 ATOL = 1e-9  # returned scores vs the exact cosine
 ORDER_TOL = 1e-12  # ranking consistency on general inputs
@@ -318,8 +318,19 @@ TIE_ORDER = [1, 3, 5, 2, 4, 8, 0, 6, 7]
 TIE_SCORES = [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.0, 0.0, -0.5]
 
 
+def arg(value: Any) -> str:
+    """An argument as the candidate can paste it: small arrays in full, large ones by shape."""
+    if isinstance(value, np.ndarray) and value.size <= 64:
+        return f"np.array({value.tolist()!r}, dtype=np.{value.dtype})"
+    return show(value)
+
+
+def call_str(fn: str, *args: Any) -> str:
+    return f"{fn}({', '.join(arg(a) for a in args)})"
+
+
 def call_top_k(impl: Any, query: Any, corpus: Any, k: int, *, rule: str) -> tuple[str, Any]:
-    call = call_repr("top_k", query, corpus, k)
+    call = call_str("top_k", query, corpus, k)
     return call, attempt(impl.top_k, query, corpus, k, call=call, rule=rule)
 
 
@@ -453,7 +464,7 @@ def test_negative_k_raises_value_error(impl, k):
         query,
         corpus,
         k,
-        call=call_repr("top_k", query, corpus, k),
+        call=call_str("top_k", query, corpus, k),
         rule=RULE_NEG,
     )
 
@@ -468,7 +479,7 @@ def test_mismatched_width_raises_value_error(impl):
         query,
         corpus,
         1,
-        call=call_repr("top_k", query, corpus, 1),
+        call=call_str("top_k", query, corpus, 1),
         rule="rule: a query of width d needs an (n, d) corpus, else ValueError",
     )
 
@@ -504,7 +515,7 @@ def test_ties_go_to_the_lower_index_on_exact_inputs(impl, problem):
 
 
 def call_batch(impl: Any, queries: Any, corpus: Any, k: int, *, rule: str) -> tuple[str, Any]:
-    call = call_repr("top_k_batch", queries, corpus, k)
+    call = call_str("top_k_batch", queries, corpus, k)
     return call, attempt(impl.top_k_batch, queries, corpus, k, call=call, rule=rule)
 
 
@@ -590,7 +601,7 @@ def test_batch_negative_k_raises_value_error(impl):
         queries,
         corpus,
         -1,
-        call=call_repr("top_k_batch", queries, corpus, -1),
+        call=call_str("top_k_batch", queries, corpus, -1),
         rule=RULE_NEG,
     )
 
@@ -680,46 +691,3 @@ def test_batch_is_vectorised_over_a_million_queries(impl):
     )
     result = attempt(impl.top_k_batch, queries, corpus, 3, call=call, rule=RULE_BEST)
     check_sampled_rows(queries, corpus, 3, result, [0, 1, 123, 4_567, 500_000, 999_999], call=call)
-
-
-@pytest.mark.level(2)
-@pytest.mark.timeout(10)
-def test_batch_is_vectorised_over_a_million_corpus_rows(impl):
-    # A Python loop over the corpus rows costs microseconds per row and query (over 10 s here).
-    rng = np.random.default_rng(1_000_000)
-    queries = rng.standard_normal((8, 8))
-    corpus = rng.standard_normal((1_000_000, 8))
-    corpus[999_999] = 3.0 * queries[2]
-    call = (
-        "top_k_batch(queries, corpus, 10) with queries (8, 8) and corpus (1000000, 8), standard "
-        "normal (seed 1000000), corpus[999999] = 3 * queries[2]"
-    )
-    result = attempt(impl.top_k_batch, queries, corpus, 10, call=call, rule=RULE_BEST)
-    got_indices, got_scores = unpack(result, call=call, rule=RULE_BEST)
-    expect_kind(got_indices, (8, 10), call=call, rule=RULE_INT, kind="iu")
-    expect_kind(got_scores, (8, 10), call=call, rule=RULE_F64, kind="f")
-    # Oracle: float64 brute force, each row's cosine from math.fsum, for a few queries.
-    norms = np.sqrt(np.einsum("nd,nd->n", corpus, corpus))
-    for i in (0, 2, 7):
-        q = queries[i]
-        cos = (corpus @ q) / (norms * math.sqrt(math.fsum(x * x for x in q)))
-        best = np.argsort(-cos, kind="stable")[:40].tolist()  # candidates; exact check below
-        rows = [corpus[j].tolist() for j in best]
-        order, _ = oracle_top_k(q.tolist(), rows, 10)
-        expected = [best[j] for j in order]
-        expected_scores = [exact_cosine(q.tolist(), corpus[j].tolist()) for j in expected]
-        expect_array(
-            got_indices[i],
-            np.array(expected),
-            call=f"{call}; row {i}",
-            rule=f"{RULE_BEST} (indices)",
-            exact=True,
-        )
-        expect_array(
-            got_scores[i],
-            np.array(expected_scores),
-            call=f"{call}; row {i}",
-            rule=f"{RULE_COSINE} (scores)",
-            atol=ATOL,
-            rtol=0.0,
-        )
