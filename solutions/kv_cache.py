@@ -142,7 +142,8 @@ def greedy_decode(
             feed_BL = ids_BN  # the prefill: the whole prompt once
             for _ in range(max_new_tokens):
                 logits_BLV = model(feed_BL, cache)
-                feed_BL = logits_BLV[:, -1].argmax(dim=-1, keepdim=True)  # (B, 1): only the new token
+                # From now on, feed only the newest token: (B, 1).
+                feed_BL = logits_BLV[:, -1].argmax(dim=-1, keepdim=True)
                 ids_BN = torch.cat([ids_BN, feed_BL], dim=1)
         else:
             for _ in range(max_new_tokens):  # nanoGPT's generate: the whole sequence every step

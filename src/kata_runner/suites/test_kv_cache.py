@@ -74,7 +74,9 @@ def blocks(g: torch.Generator, B: int, H: int, t: int, E: int, dtype: torch.dtyp
     return randn(g, B, H, t, E, dtype=dtype), randn(g, B, H, t, E, dtype=dtype)
 
 
-def new_cache(impl, B: int, H: int, E: int, M: int, dtype: torch.dtype | None = None) -> tuple[Any, Log]:
+def new_cache(
+    impl, B: int, H: int, E: int, M: int, dtype: torch.dtype | None = None
+) -> tuple[Any, Log]:
     if dtype is None:
         return impl.KVCache(B, H, E, M), Log(f"cache = KVCache({B}, {H}, {E}, max_len={M})")
     cache = impl.KVCache(B, H, E, M, dtype=dtype)
@@ -85,9 +87,14 @@ def check_len(cache, expected: int, log: Log, rule: str) -> None:
     expect_equal(len(cache), expected, call=f"{log}; len(cache)", rule=rule)
 
 
-def check_update_result(result, ks: Sequence[torch.Tensor], vs: Sequence[torch.Tensor], log: Log,
-                        rule: str = "rule: update returns every key and value cached so far, "
-                        "(B, H, T, E), oldest position first") -> None:
+def check_update_result(
+    result,
+    ks: Sequence[torch.Tensor],
+    vs: Sequence[torch.Tensor],
+    log: Log,
+    rule: str = "rule: update returns every key and value cached so far, "
+    "(B, H, T, E), oldest position first",
+) -> None:
     if not isinstance(result, tuple | list) or len(result) != 2:
         fail(f"{rule} (expected a tuple (k, v))", call=str(log), actual=result)
     k, v = result
@@ -114,6 +121,26 @@ def test_update_appends_blocks_along_the_time_axis(impl):
 
 
 @pytest.mark.level(1)
+def test_token_by_token_updates_grow_the_time_axis(impl):
+    g = torch.Generator().manual_seed(10)
+    cache, log = new_cache(impl, 2, 3, 4, 6)
+    ks, vs = [], []
+    for _ in range(4):
+        k, v = blocks(g, 2, 3, 1, 4)
+        ks.append(k)
+        vs.append(v)
+        log.add("update(k, v) with t=1")
+        check_update_result(
+            cache.update(k, v),
+            ks,
+            vs,
+            log,
+            rule="rule: positions are appended along the time axis, dim 2 of (B, H, T, E)",
+        )
+        check_len(cache, len(ks), log, LEN_RULE)
+
+
+@pytest.mark.level(1)
 def test_reset_empties_the_cache_and_the_next_update_starts_at_position_zero(impl):
     g = torch.Generator().manual_seed(2)
     cache, log = new_cache(impl, 1, 2, 3, 6)
@@ -125,8 +152,13 @@ def test_reset_empties_the_cache_and_the_next_update_starts_at_position_zero(imp
     check_len(cache, 0, log, "rule: reset() empties the cache, len(cache) == 0")
     k, v = blocks(g, 1, 2, 5, 3)
     log.add("update(k, v) with t=5")
-    check_update_result(cache.update(k, v), [k], [v], log,
-                        rule="rule: after reset() the next update starts at position 0")
+    check_update_result(
+        cache.update(k, v),
+        [k],
+        [v],
+        log,
+        rule="rule: after reset() the next update starts at position 0",
+    )
     check_len(cache, 5, log, LEN_RULE)
 
 
@@ -140,8 +172,13 @@ def test_filling_to_exactly_max_len_is_allowed(impl):
         ks.append(k)
         vs.append(v)
         log.add(f"update(k, v) with t={t}")
-        check_update_result(cache.update(k, v), ks, vs, log,
-                            rule="rule: the cache holds up to max_len positions (T == max_len is allowed)")
+        check_update_result(
+            cache.update(k, v),
+            ks,
+            vs,
+            log,
+            rule="rule: the cache holds up to max_len positions (T == max_len is allowed)",
+        )
     check_len(cache, 5, log, LEN_RULE)
 
 
@@ -159,8 +196,13 @@ def test_overflow_raises_value_error_and_changes_nothing(impl):
     check_len(cache, 3, log, f"{rule}: len(cache) after the rejected update")
     k2, v2 = blocks(g, 2, 3, 2, 4)
     log.add("update(k, v) with t=2")
-    check_update_result(cache.update(k2, v2), [k1, k2], [v1, v2], log,
-                        rule=f"{rule}: the cache still holds the first 3 positions and takes 2 more")
+    check_update_result(
+        cache.update(k2, v2),
+        [k1, k2],
+        [v1, v2],
+        log,
+        rule=f"{rule}: the cache still holds the first 3 positions and takes 2 more",
+    )
     check_len(cache, 5, log, LEN_RULE)
 
 
@@ -169,8 +211,13 @@ def test_a_first_block_longer_than_max_len_raises_value_error(impl):
     g = torch.Generator().manual_seed(5)
     cache, log = new_cache(impl, 1, 1, 2, 4)
     log.add("update(k, v) with t=5")
-    expect_raises(ValueError, cache.update, *blocks(g, 1, 1, 5, 2), call=str(log),
-                  rule="rule: an update past max_len raises ValueError and changes nothing")
+    expect_raises(
+        ValueError,
+        cache.update,
+        *blocks(g, 1, 1, 5, 2),
+        call=str(log),
+        rule="rule: an update past max_len raises ValueError and changes nothing",
+    )
     check_len(cache, 0, log, "rule: an update past max_len raises ValueError and changes nothing")
 
 
@@ -195,8 +242,10 @@ def test_blocks_of_the_wrong_shape_raise_value_error(impl, case):
     log.add("update(k, v) with t=1")
     k, v = randn(g, *k_shape, dtype=torch.float32), randn(g, *v_shape, dtype=torch.float32)
     log.add(f"update(k of shape {k_shape}, v of shape {v_shape})")
-    rule = ("rule: k_new and v_new must both be (B, H, t, E) with the cache's B, H, E and t >= 1; "
-            "anything else raises ValueError")
+    rule = (
+        "rule: k_new and v_new must both be (B, H, t, E) with the cache's B, H, E and t >= 1; "
+        "anything else raises ValueError"
+    )
     expect_raises(ValueError, cache.update, k, v, call=str(log), rule=rule)
     check_len(cache, 1, log, "rule: a rejected update changes nothing")
 
@@ -213,9 +262,13 @@ def tensors_held_by(obj: Any) -> list[tuple[str, torch.Tensor]]:
         if isinstance(value, torch.Tensor):
             found.append((name, value))
         elif isinstance(value, dict):
-            found += [(f"{name}[{key!r}]", v) for key, v in value.items() if isinstance(v, torch.Tensor)]
+            found += [
+                (f"{name}[{key!r}]", v) for key, v in value.items() if isinstance(v, torch.Tensor)
+            ]
         elif isinstance(value, list | tuple):
-            found += [(f"{name}[{i}]", v) for i, v in enumerate(value) if isinstance(v, torch.Tensor)]
+            found += [
+                (f"{name}[{i}]", v) for i, v in enumerate(value) if isinstance(v, torch.Tensor)
+            ]
     return found
 
 
@@ -230,10 +283,15 @@ def test_storage_is_preallocated_at_construction_and_written_in_place(impl, dtyp
     storage = {name: t for name, t in held if tuple(t.shape) == full and t.dtype == dtype}
     pointers = {t.data_ptr() for t in storage.values()}
     if len(pointers) < 2:
-        fail(f"rule: the storage is preallocated at construction: two tensors of shape (B, H, max_len, E) "
-             f"= {full} and dtype {dtype_name(dtype)}, held as attributes (any names)",
-             call=str(log), expected="2 such tensors", show_values=False,
-             actual=", ".join(f"{n}: {tuple(t.shape)} {dtype_name(t.dtype)}" for n, t in held) or "no tensors")
+        fail(
+            f"rule: the storage is preallocated at construction: two tensors of shape (B, H, max_len, E) "
+            f"= {full} and dtype {dtype_name(dtype)}, held as attributes (any names)",
+            call=str(log),
+            expected="2 such tensors",
+            show_values=False,
+            actual=", ".join(f"{n}: {tuple(t.shape)} {dtype_name(t.dtype)}" for n, t in held)
+            or "no tensors",
+        )
     ks, vs = [], []
     for t in (2, 3):
         k, v = blocks(g, B, H, t, E, dtype=dtype)
@@ -242,15 +300,20 @@ def test_storage_is_preallocated_at_construction_and_written_in_place(impl, dtyp
         cache.update(k, v)
         log.add(f"update(k, v) with t={t}")
     keys, values = torch.cat(ks, dim=2), torch.cat(vs, dim=2)
-    now = [t for _, t in tensors_held_by(cache) if t.data_ptr() in pointers and tuple(t.shape) == full]
+    now = [
+        t for _, t in tensors_held_by(cache) if t.data_ptr() in pointers and tuple(t.shape) == full
+    ]
     has_keys = any(torch.equal(t[:, :, :5], keys) for t in now)
     has_values = any(torch.equal(t[:, :, :5], values) for t in now)
     if not (has_keys and has_values):
-        fail("rule: update writes into the preallocated storage in place (no torch.cat, no new tensor)",
-             call=str(log),
-             expected=f"the tensors of shape {full} allocated by __init__ hold the 5 keys and values "
-                      "in positions 0..4",
-             actual=f"keys found there: {has_keys}, values found there: {has_values}", show_values=False)
+        fail(
+            "rule: update writes into the preallocated storage in place (no torch.cat, no new tensor)",
+            call=str(log),
+            expected=f"the tensors of shape {full} allocated by __init__ hold the 5 keys and values "
+            "in positions 0..4",
+            actual=f"keys found there: {has_keys}, values found there: {has_values}",
+            show_values=False,
+        )
 
 
 @pytest.mark.level(1)
@@ -260,8 +323,13 @@ def test_cached_tensors_have_the_cache_dtype(impl, dtype):
     cache, log = new_cache(impl, 1, 2, 3, 4, dtype=dtype)
     k, v = blocks(g, 1, 2, 2, 3, dtype=dtype or torch.float32)
     log.add("update(k, v) with t=2")
-    check_update_result(cache.update(k, v), [k], [v], log,
-                        rule="rule: the cache stores and returns tensors of its dtype (default float32)")
+    check_update_result(
+        cache.update(k, v),
+        [k],
+        [v],
+        log,
+        rule="rule: the cache stores and returns tensors of its dtype (default float32)",
+    )
 
 
 @pytest.mark.level(1)
@@ -277,8 +345,13 @@ def test_update_copies_the_new_blocks_so_the_caller_may_reuse_them(impl):
     k2, v2 = k_buf.clone(), v_buf.clone()
     log.add("k_buf.copy_(...); v_buf.copy_(...) (new values in the same tensors)")
     log.add("update(k_buf, v_buf) with t=2")
-    check_update_result(cache.update(k_buf, v_buf), [k1, k2], [v1, v2], log,
-                        rule="rule: update copies k_new and v_new; the caller may overwrite them afterwards")
+    check_update_result(
+        cache.update(k_buf, v_buf),
+        [k1, k2],
+        [v1, v2],
+        log,
+        rule="rule: update copies k_new and v_new; the caller may overwrite them afterwards",
+    )
 
 
 update_op = st.tuples(st.just("update"), st.integers(1, 10), st.integers(0, 2**16))
@@ -323,7 +396,9 @@ def test_random_updates_resets_and_overflows_match_a_list_of_blocks(impl, sizes,
 # Level 2: CachedSelfAttention
 
 
-def make_attention(impl, D: int, H: int, seed: int, dtype: torch.dtype = torch.float32) -> nn.Module:
+def make_attention(
+    impl, D: int, H: int, seed: int, dtype: torch.dtype = torch.float32
+) -> nn.Module:
     """The candidate's module with weights W ~ N(0, 1/D) and biases ~ N(0, 0.25) from `seed`.
 
     With x ~ N(0, 1) the scores q·k/√E are O(1): softmax is far from saturation, so a missing
@@ -334,10 +409,18 @@ def make_attention(impl, D: int, H: int, seed: int, dtype: torch.dtype = torch.f
     with torch.no_grad():
         for name in PROJECTIONS:
             lin = getattr(attn, name, None)
-            if not isinstance(lin, nn.Linear) or tuple(lin.weight.shape) != (D, D) or lin.bias is None:
-                fail(f"rule: CachedSelfAttention has submodules {', '.join(PROJECTIONS)}, each "
-                     "nn.Linear(d_model, d_model) with bias",
-                     call=f"CachedSelfAttention({D}, {H}).{name}", actual=repr(lin), show_values=False)
+            if (
+                not isinstance(lin, nn.Linear)
+                or tuple(lin.weight.shape) != (D, D)
+                or lin.bias is None
+            ):
+                fail(
+                    f"rule: CachedSelfAttention has submodules {', '.join(PROJECTIONS)}, each "
+                    "nn.Linear(d_model, d_model) with bias",
+                    call=f"CachedSelfAttention({D}, {H}).{name}",
+                    actual=repr(lin),
+                    show_values=False,
+                )
             lin.weight.copy_(randn(g, D, D) / math.sqrt(D))
             lin.bias.copy_(randn(g, D) * 0.5)
     attn.to(dtype)
@@ -360,20 +443,33 @@ def oracle_attention(attn: nn.Module, x_BND: torch.Tensor, H: int) -> torch.Tens
     return project("out_proj", y.transpose(1, 2).reshape(B, N, D))
 
 
-MASK_RULE = ("rule: with a cache holding P positions, query i of a chunk sits at position P + i and "
-             "attends to positions 0..P + i (the causal mask is offset by P)")
-DECODE_RULE = "rule: prefill then decode through the cache equals one causal forward over the whole sequence"
+MASK_RULE = (
+    "rule: with a cache holding P positions, query i of a chunk sits at position P + i and "
+    "attends to positions 0..P + i (the causal mask is offset by P)"
+)
+DECODE_RULE = (
+    "rule: prefill then decode through the cache equals one causal forward over the whole sequence"
+)
 
 
 def attention_log(D: int, H: int, B: int, N: int, seed: int, dtype: torch.dtype) -> Log:
-    return Log(f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
-               f"x: ({B}, {N}, {D}) {dtype_name(dtype)} from seed {seed}")
+    return Log(
+        f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
+        f"x: ({B}, {N}, {D}) {dtype_name(dtype)} from seed {seed}"
+    )
 
 
-def run_plan(impl, attn: nn.Module, x_BND: torch.Tensor, H: int, chunks: Sequence[int], max_len: int,
-             log: Log) -> Any:
+def run_plan(
+    impl,
+    attn: nn.Module,
+    x_BND: torch.Tensor,
+    H: int,
+    chunks: Sequence[int],
+    max_len: int,
+    log: Log,
+) -> Any:
     """Feed x to attn chunk by chunk through one cache; check every chunk against the oracle."""
-    B, N, D = x_BND.shape
+    B, _, D = x_BND.shape
     dtype = x_BND.dtype
     expected = oracle_attention(attn, x_BND, H).to(dtype)
     cache = impl.KVCache(B, H, D // H, max_len, dtype=dtype)
@@ -381,15 +477,19 @@ def run_plan(impl, attn: nn.Module, x_BND: torch.Tensor, H: int, chunks: Sequenc
     log.add("chunks " + ", ".join(map(str, chunks)) + " (the first is the prefill)")
     P = 0
     for i, t in enumerate(chunks):
-        out = attn(x_BND[:, P:P + t], cache)
+        out = attn(x_BND[:, P : P + t], cache)
         where = f"{log}; failing call: chunk #{i} = x[:, {P}:{P + t}] with {P} positions cached"
         rule = DECODE_RULE if P == 0 or t == 1 else MASK_RULE
         if P > 0 and t == 1:
             rule = f"{DECODE_RULE} (a decoded token attends to every cached position and itself)"
-        expect_tensor(out, expected[:, P:P + t], call=where, rule=rule, **tol(dtype))
+        expect_tensor(out, expected[:, P : P + t], call=where, rule=rule, **tol(dtype))
         P += t
-        expect_equal(len(cache), P, call=f"{where}; len(cache)",
-                     rule="rule: forward(x, cache) appends the chunk's t positions to the cache")
+        expect_equal(
+            len(cache),
+            P,
+            call=f"{where}; len(cache)",
+            rule="rule: forward(x, cache) appends the chunk's t positions to the cache",
+        )
     return cache
 
 
@@ -398,10 +498,14 @@ def test_forward_without_a_cache_is_causal_self_attention(impl):
     B, N, D, H, seed = 2, 5, 8, 2, 11
     attn = make_attention(impl, D, H, seed)
     x = randn(torch.Generator().manual_seed(seed), B, N, D, dtype=torch.float32)
-    expect_tensor(attn(x), oracle_attention(attn, x, H).float(),
-                  call=f"{attention_log(D, H, B, N, seed, torch.float32)}; attn(x)",
-                  rule="rule: forward(x) without a cache is causal multi-head self-attention over x "
-                       "(softmax(q·kᵀ/√E), position i attends to 0..i)", **F32_TOL)
+    expect_tensor(
+        attn(x),
+        oracle_attention(attn, x, H).float(),
+        call=f"{attention_log(D, H, B, N, seed, torch.float32)}; attn(x)",
+        rule="rule: forward(x) without a cache is causal multi-head self-attention over x "
+        "(softmax(q·kᵀ/√E), position i attends to 0..i)",
+        **F32_TOL,
+    )
 
 
 @pytest.mark.level(2)
@@ -445,21 +549,35 @@ def test_one_module_decodes_several_sequences_with_their_own_caches(impl):
     xs = [randn(g, 1, 5, D, dtype=torch.float32), randn(g, 1, 5, D, dtype=torch.float32)]
     expected = [oracle_attention(attn, x, H).float() for x in xs]
     caches = [impl.KVCache(1, H, D // H, 5), impl.KVCache(1, H, D // H, 5)]
-    log = Log(f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; x0, x1: (1, 5, {D}) "
-              f"float32; cache0, cache1 = KVCache(1, {H}, {D // H}, max_len=5) (x2)")
+    log = Log(
+        f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; x0, x1: (1, 5, {D}) "
+        f"float32; cache0, cache1 = KVCache(1, {H}, {D // H}, max_len=5) (x2)"
+    )
     steps = [(0, 0, 2), (1, 0, 3), (0, 2, 3), (1, 3, 4), (0, 3, 5), (1, 4, 5)]
-    log.add("then, alternating: " + ", ".join(f"attn(x{s}[:, {a}:{b}], cache{s})" for s, a, b in steps))
+    log.add(
+        "then, alternating: " + ", ".join(f"attn(x{s}[:, {a}:{b}], cache{s})" for s, a, b in steps)
+    )
     for s, a, b in steps:
         out = attn(xs[s][:, a:b], caches[s])
-        expect_tensor(out, expected[s][:, a:b], call=f"{log}; failing call: attn(x{s}[:, {a}:{b}], cache{s})",
-                      rule="rule: all decoding state lives in the cache; the module itself keeps none",
-                      **F32_TOL)
+        expect_tensor(
+            out,
+            expected[s][:, a:b],
+            call=f"{log}; failing call: attn(x{s}[:, {a}:{b}], cache{s})",
+            rule="rule: all decoding state lives in the cache; the module itself keeps none",
+            **F32_TOL,
+        )
 
 
 @pytest.mark.level(2)
 def test_d_model_not_a_multiple_of_num_heads_raises_value_error(impl):
-    expect_raises(ValueError, impl.CachedSelfAttention, 10, 4, call="CachedSelfAttention(10, 4)",
-                  rule="rule: d_model must be a multiple of num_heads, else ValueError")
+    expect_raises(
+        ValueError,
+        impl.CachedSelfAttention,
+        10,
+        4,
+        call="CachedSelfAttention(10, 4)",
+        rule="rule: d_model must be a multiple of num_heads, else ValueError",
+    )
 
 
 @st.composite
@@ -481,8 +599,17 @@ def test_any_prefill_and_decode_schedule_equals_the_full_forward(impl, plan):
     D, N = H * E, sum(chunks)
     attn = make_attention(impl, D, H, seed)
     x = randn(torch.Generator().manual_seed(seed + 1), B, N, D, dtype=torch.float32)
-    log = Log(f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
-              f"x: ({B}, {N}, {D}) float32 from seed {seed + 1}")
+    log = Log(
+        f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
+        f"x: ({B}, {N}, {D}) float32 from seed {seed + 1}"
+    )
+    expect_tensor(
+        attn(x),
+        oracle_attention(attn, x, H).float(),
+        call=f"{log}; attn(x)",
+        rule="rule: forward(x) without a cache is causal multi-head self-attention over x",
+        **F32_TOL,
+    )
     run_plan(impl, attn, x, H, chunks, N + spare, log)
 
 
@@ -502,7 +629,10 @@ def counting_rows(attn: nn.Module) -> Iterator[dict[str, int]]:
 
         return hook
 
-    handles = [getattr(attn, n).register_forward_pre_hook(hook_for(n), with_kwargs=True) for n in PROJECTIONS]
+    handles = [
+        getattr(attn, n).register_forward_pre_hook(hook_for(n), with_kwargs=True)
+        for n in PROJECTIONS
+    ]
     try:
         yield counts
     finally:
@@ -510,26 +640,36 @@ def counting_rows(attn: nn.Module) -> Iterator[dict[str, int]]:
             handle.remove()
 
 
-def check_rows(counts: dict[str, int], expected: int, call: str, rule: str, at_most: bool = False) -> None:
+def check_rows(
+    counts: dict[str, int], expected: int, call: str, rule: str, at_most: bool = False
+) -> None:
     bad = {n: c for n, c in counts.items() if (c > expected if at_most else c != expected)}
     if bad:
-        fail(rule, call=call, show_values=False,
-             expected=f"{'at most ' if at_most else ''}{expected} rows through each of {', '.join(PROJECTIONS)}",
-             actual=", ".join(f"{n}: {c} rows" for n, c in counts.items()))
+        fail(
+            rule,
+            call=call,
+            show_values=False,
+            expected=f"{'at most ' if at_most else ''}{expected} rows through each of {', '.join(PROJECTIONS)}",
+            actual=", ".join(f"{n}: {c} rows" for n, c in counts.items()),
+        )
 
 
-ONCE_RULE = ("rule: no recomputation: decoding through the cache projects each position once "
-             "(q_proj, k_proj, v_proj and out_proj each see B·t rows per call of t tokens)")
+ONCE_RULE = (
+    "rule: no recomputation: decoding through the cache projects each position once "
+    "(q_proj, k_proj, v_proj and out_proj each see B·t rows per call of t tokens)"
+)
 
 
 def check_projected_once(impl, B: int, H: int, E: int, chunks: Sequence[int], seed: int) -> None:
     D, N = H * E, sum(chunks)
     attn = make_attention(impl, D, H, seed)
     x = randn(torch.Generator().manual_seed(seed + 1), B, N, D, dtype=torch.float32)
-    log = Log(f"attn = CachedSelfAttention({D}, {H}); x: ({B}, {N}, {D}) float32 from seed {seed + 1}; "
-              f"cache = KVCache({B}, {H}, {E}, max_len={N}); chunks " + ", ".join(map(str, chunks)))
+    log = Log(
+        f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
+        f"x: ({B}, {N}, {D}) float32 from seed {seed + 1}"
+    )
     with counting_rows(attn) as counts:
-        run_plan(impl, attn, x, H, chunks, N, Log(str(log)))
+        run_plan(impl, attn, x, H, chunks, N, log)
     check_rows(counts, B * N, str(log), ONCE_RULE)
 
 
@@ -553,8 +693,15 @@ class TinyLM:
     Runs in float64 with weights from `seed`; records every call for the checks.
     """
 
-    def __init__(self, impl, seed: int, vocab: int = 13, d_model: int = 8, num_heads: int = 2,
-                 max_positions: int = 24) -> None:
+    def __init__(
+        self,
+        impl,
+        seed: int,
+        vocab: int = 13,
+        d_model: int = 8,
+        num_heads: int = 2,
+        max_positions: int = 24,
+    ) -> None:
         g = torch.Generator().manual_seed(seed)
         self.impl, self.seed, self.H, self.E = impl, seed, num_heads, d_model // num_heads
         self.tok_VD = randn(g, vocab, d_model)
@@ -566,8 +713,10 @@ class TinyLM:
         self.caches_made = 0
 
     def describe(self) -> str:
-        return (f"model = TinyLM(vocab={self.vocab}, d_model={self.H * self.E}, num_heads={self.H}, "
-                f"seed={self.seed}) (float64)")
+        return (
+            f"model = TinyLM(vocab={self.vocab}, d_model={self.H * self.E}, num_heads={self.H}, "
+            f"seed={self.seed}) (float64)"
+        )
 
     def new_cache(self, batch_size: int, max_len: int) -> Any:
         self.caches_made += 1
@@ -578,9 +727,11 @@ class TinyLM:
         B, L = ids.shape
         P = 0 if cache is None else len(cache)
         if P + L > self.max_positions:
-            fail(f"the tests' TinyLM has {self.max_positions} positions; this call reaches {P + L}",
-                 call=f"model(ids of shape {(B, L)}, cache with len {P})")
-        h_BLD = self.tok_VD[ids] + self.pos_PD[P:P + L]
+            fail(
+                f"the tests' TinyLM has {self.max_positions} positions; this call reaches {P + L}",
+                call=f"model(ids of shape {(B, L)}, cache with len {P})",
+            )
+        h_BLD = self.tok_VD[ids] + self.pos_PD[P : P + L]
         h_BLD = h_BLD + self.attn(h_BLD, cache)
         return h_BLD @ self.head_DV
 
@@ -601,49 +752,90 @@ class TinyLM:
         return ids, margin
 
 
-def expect_tokens(actual: Any, expected: torch.Tensor, prompt_len: int, call: str, rule: str) -> None:
+def expect_tokens(
+    actual: Any, expected: torch.Tensor, prompt_len: int, call: str, rule: str
+) -> None:
     if not isinstance(actual, torch.Tensor):
-        fail(f"{rule} (expected a torch.Tensor, got {type(actual).__name__})", call=call, actual=actual)
+        fail(
+            f"{rule} (expected a torch.Tensor, got {type(actual).__name__})",
+            call=call,
+            actual=actual,
+        )
     if tuple(actual.shape) != tuple(expected.shape):
-        fail(f"{rule}: wrong shape (B, prompt length + max_new_tokens)", call=call, show_values=False,
-             expected=f"shape {tuple(expected.shape)}", actual=f"shape {tuple(actual.shape)}")
+        fail(
+            f"{rule}: wrong shape (B, prompt length + max_new_tokens)",
+            call=call,
+            show_values=False,
+            expected=f"shape {tuple(expected.shape)}",
+            actual=f"shape {tuple(actual.shape)}",
+        )
     if actual.dtype != torch.int64:
-        fail(f"{rule}: wrong dtype", call=call, expected="dtype int64", actual=f"dtype {dtype_name(actual.dtype)}",
-             show_values=False)
+        fail(
+            f"{rule}: wrong dtype",
+            call=call,
+            expected="dtype int64",
+            actual=f"dtype {dtype_name(actual.dtype)}",
+            show_values=False,
+        )
     bad = (actual != expected).nonzero()
     if len(bad):
         b, i = (int(j) for j in bad[0])
         where = f"the prompt, position {i}" if i < prompt_len else f"new token #{i - prompt_len}"
-        fail(rule, call=call, expected=expected, actual=actual,
-             detail=f"first difference in sequence {b}, position {i} ({where}): expected id "
-                    f"{int(expected[b, i])}, got {int(actual[b, i])}")
+        fail(
+            rule,
+            call=call,
+            expected=expected,
+            actual=actual,
+            detail=f"first difference in sequence {b}, position {i} ({where}): expected id "
+            f"{int(expected[b, i])}, got {int(actual[b, i])}",
+        )
 
 
-def greedy_case(impl, B: int, T0: int, n: int, seed: int, use_cache: bool, drawn: bool = False) -> None:
+def greedy_case(
+    impl, B: int, T0: int, n: int, seed: int, use_cache: bool, drawn: bool = False
+) -> None:
     model = TinyLM(impl, seed)
     prompt = torch.randint(0, model.vocab, (B, T0), generator=torch.Generator().manual_seed(seed))
     expected, margin = model.oracle_tokens(prompt, n)
     if drawn:
         assume(margin > MIN_MARGIN)
     elif margin <= MIN_MARGIN:
-        raise RuntimeError(f"suite bug: seed {seed} gives a near-tie ({margin:.3g}); pick another seed")
-    call = (f"{model.describe()}; prompt_ids: ({B}, {T0}) int64 from seed {seed}, {prompt.tolist()}; "
-            f"greedy_decode(model, prompt_ids, max_new_tokens={n}, use_cache={use_cache})")
+        raise RuntimeError(
+            f"suite bug: seed {seed} gives a near-tie ({margin:.3g}); pick another seed"
+        )
+    call = (
+        f"{model.describe()}; prompt_ids: ({B}, {T0}) int64 from seed {seed}, {prompt.tolist()}; "
+        f"greedy_decode(model, prompt_ids, max_new_tokens={n}, use_cache={use_cache})"
+    )
     with counting_rows(model.attn) as counts:
         result = impl.greedy_decode(model, prompt.clone(), n, use_cache=use_cache)
-    expect_tokens(result, expected, T0, call,
-                  f"rule: greedy_decode(use_cache={use_cache}) returns the prompt followed by the argmax "
-                  "token of the last position at every step")
+    expect_tokens(
+        result,
+        expected,
+        T0,
+        call,
+        f"rule: greedy_decode(use_cache={use_cache}) returns the prompt followed by the argmax "
+        "token of the last position at every step",
+    )
     if use_cache:
-        check_rows(counts, B * (T0 + n), call, at_most=True,
-                   rule="rule: no recomputation: with use_cache=True each position goes through the "
-                        "projections at most once (one prefill, then only the newest token per step)")
+        check_rows(
+            counts,
+            B * (T0 + n),
+            call,
+            at_most=True,
+            rule="rule: no recomputation: with use_cache=True each position goes through the "
+            "projections at most once (one prefill, then only the newest token per step)",
+        )
     else:
         if model.caches_made or any(cached for _, cached in model.calls):
-            fail("rule: use_cache=False calls model(ids) on the whole sequence each step, with no cache",
-                 call=call, expected="no new_cache() call and no cache passed", show_values=False,
-                 actual=f"{model.caches_made} new_cache() calls; model calls (ids shape, with cache): "
-                        f"{model.calls}")
+            fail(
+                "rule: use_cache=False calls model(ids) on the whole sequence each step, with no cache",
+                call=call,
+                expected="no new_cache() call and no cache passed",
+                show_values=False,
+                actual=f"{model.caches_made} new_cache() calls; model calls (ids shape, with cache): "
+                f"{model.calls}",
+            )
 
 
 @pytest.mark.level(3)
@@ -665,7 +857,14 @@ def test_greedy_decode_of_zero_new_tokens_returns_the_prompt(impl, use_cache):
 
 @pytest.mark.level(3)
 @settings(max_examples=25)
-@given(B=st.integers(1, 2), T0=st.integers(1, 6), n=st.integers(1, 9), seed=st.integers(0, 2**16),
-       use_cache=st.booleans())
-def test_cached_and_uncached_greedy_decode_agree_with_the_argmax_loop(impl, B, T0, n, seed, use_cache):
+@given(
+    B=st.integers(1, 2),
+    T0=st.integers(1, 6),
+    n=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+    use_cache=st.booleans(),
+)
+def test_cached_and_uncached_greedy_decode_agree_with_the_argmax_loop(
+    impl, B, T0, n, seed, use_cache
+):
     greedy_case(impl, B, T0, n, seed, use_cache, drawn=True)

@@ -1,0 +1,122 @@
+"""KNOWN WRONG: a TorchLeet-style cache: correct values, but torch.cat of the prefix at every update, nothing preallocated."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class KVCache:
+    """Keys and values for up to `max_len` positions, preallocated as (B, H, M, E) tensors."""
+
+    def __init__(
+        self,
+        batch_size: int,
+        num_heads: int,
+        head_dim: int,
+        max_len: int,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        if min(batch_size, num_heads, head_dim, max_len) < 1:
+            raise ValueError("batch_size, num_heads, head_dim and max_len must all be >= 1")
+        self.shape = (batch_size, num_heads, max_len, head_dim)
+        self.k = torch.zeros(batch_size, num_heads, 0, head_dim, dtype=dtype)  # BUG: grows by cat
+        self.v = torch.zeros(batch_size, num_heads, 0, head_dim, dtype=dtype)
+        self.length = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def update(
+        self, k_new_BHLE: torch.Tensor, v_new_BHLE: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Copy a (B, H, L, E) block in after the cached positions; return the (B, H, S, E) prefix."""
+        B, H, M, E = self.shape
+        shape = tuple(k_new_BHLE.shape)
+        if (
+            shape != tuple(v_new_BHLE.shape)
+            or len(shape) != 4
+            or (shape[0], shape[1], shape[3]) != (B, H, E)
+            or shape[2] < 1
+        ):
+            raise ValueError(
+                f"expected k_new and v_new of the same shape ({B}, {H}, t, {E}) with t >= 1, "
+                f"got {shape} and {tuple(v_new_BHLE.shape)}"
+            )
+        start, end = self.length, self.length + shape[2]
+        if end > M:  # check before writing: a rejected update leaves the cache as it was
+            raise ValueError(f"cache overflow: {start} cached + {shape[2]} new > max_len {M}")
+        self.k = torch.cat([self.k, k_new_BHLE], dim=2)
+        self.v = torch.cat([self.v, v_new_BHLE], dim=2)
+        self.length = end
+        return self.k, self.v
+
+    def reset(self) -> None:
+        self.k, self.v = self.k[:, :, :0], self.v[:, :, :0]
+        self.length = 0  # stale entries past `length` are never read, so no need to zero them
+
+
+class CachedSelfAttention(nn.Module):
+    """Multi-head causal self-attention; with a KVCache, attends to every cached position too."""
+
+    def __init__(self, d_model: int, num_heads: int) -> None:
+        super().__init__()
+        if num_heads < 1 or d_model % num_heads != 0:
+            raise ValueError(f"d_model {d_model} must be a multiple of num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.head_dim = d_model // num_heads
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x_BLD: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        B, L, D = x_BLD.shape
+        H, E = self.num_heads, self.head_dim
+        q_BHLE = self.q_proj(x_BLD).view(B, L, H, E).transpose(1, 2)  # (B, L, D) -> (B, H, L, E)
+        k_BHLE = self.k_proj(x_BLD).view(B, L, H, E).transpose(1, 2)
+        v_BHLE = self.v_proj(x_BLD).view(B, L, H, E).transpose(1, 2)
+        if cache is None:
+            y_BHLE = F.scaled_dot_product_attention(q_BHLE, k_BHLE, v_BHLE, is_causal=True)
+        else:
+            P = len(cache)
+            k_BHSE, v_BHSE = cache.update(k_BHLE, v_BHLE)  # S = P + L
+            # Query i sits at absolute position P + i and may attend to keys 0 .. P + i.
+            mask_LS = torch.ones(L, P + L, dtype=torch.bool, device=x_BLD.device).tril(diagonal=P)
+            y_BHLE = F.scaled_dot_product_attention(q_BHLE, k_BHSE, v_BHSE, attn_mask=mask_LS)
+        y_BLD = y_BHLE.transpose(1, 2).reshape(B, L, D)  # heads side by side again
+        out_BLD: torch.Tensor = self.out_proj(y_BLD)
+        return out_BLD
+
+
+class _LanguageModel(Protocol):
+    def __call__(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor: ...
+
+    def new_cache(self, batch_size: int, max_len: int) -> KVCache: ...
+
+
+def greedy_decode(
+    model: _LanguageModel, prompt_ids: torch.Tensor, max_new_tokens: int, use_cache: bool = True
+) -> torch.Tensor:
+    """The prompt (B, T0) followed by max_new_tokens greedy tokens: (B, T0 + n) int64."""
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    B, T0 = prompt_ids.shape
+    ids_BN = prompt_ids.long()
+    with torch.no_grad():
+        if use_cache:
+            cache = model.new_cache(B, T0 + max_new_tokens)
+            feed_BL = ids_BN  # the prefill: the whole prompt once
+            for _ in range(max_new_tokens):
+                logits_BLV = model(feed_BL, cache)
+                feed_BL = logits_BLV[:, -1].argmax(dim=-1, keepdim=True)  # (B, 1): only the new token
+                ids_BN = torch.cat([ids_BN, feed_BL], dim=1)
+        else:
+            for _ in range(max_new_tokens):  # nanoGPT's generate: the whole sequence every step
+                logits_BNV = model(ids_BN)
+                next_B1 = logits_BNV[:, -1].argmax(dim=-1, keepdim=True)
+                ids_BN = torch.cat([ids_BN, next_B1], dim=1)
+    return ids_BN.clone() if max_new_tokens == 0 else ids_BN
