@@ -79,3 +79,31 @@ def test_watch_regrades_on_save_survives_broken_attempts_and_stops_on_ctrl_c(pro
         assert not any("Traceback" in line for line in watcher.seen)
     finally:
         watcher.proc.kill()
+
+
+def test_killing_watch_at_any_moment_leaves_the_database_intact(probe_env):
+    import random
+    import sqlite3
+
+    subprocess.run(
+        [sys.executable, "-m", "kata_runner", "start", "probe"],
+        env=probe_env,
+        check=True,
+        capture_output=True,
+    )
+    workspace = Path(probe_env["KATA_WORKSPACE"])
+    db = workspace / ".kata" / "history.db"
+    rng = random.Random(11)
+    for trial in range(4):
+        (workspace / "probe.py").write_text(f"# trial {trial}\n" + CORRECT)
+        watcher = Watcher(probe_env)
+        time.sleep(rng.uniform(0.3, 3.0))
+        watcher.proc.kill()
+        watcher.proc.wait()
+        conn = sqlite3.connect(db)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            sources = [row[0] for row in conn.execute("SELECT source FROM runs")]
+        finally:
+            conn.close()
+        assert all(source.startswith("# trial") for source in sources)
