@@ -218,3 +218,18 @@ def test_keyboard_interrupt_in_a_function_is_an_error_not_an_interrupted_run(kat
     assert test["status"] == "error" and "KeyboardInterrupt" in test["message"]
     assert result.doc["reason"] != "interrupted"
     assert_level_two_still_graded(result)
+
+
+def test_grading_leaves_no_files_behind(kata_probe, tmp_path):
+    import tempfile
+
+    temp_root = Path(tempfile.gettempdir())
+    before = set(temp_root.glob("kata-*"))
+    path = attempt(
+        tmp_path, "return 2 * x + (x > 1000)"
+    )  # a property failure: Hypothesis shrinks and reports
+    grade(kata_probe, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "probe.py"
+    ]  # no .hypothesis, __pycache__, .pytest_cache
+    assert set(temp_root.glob("kata-*")) == before
