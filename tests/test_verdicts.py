@@ -225,11 +225,12 @@ def test_grading_leaves_no_files_behind(kata_probe, tmp_path):
 
     temp_root = Path(tempfile.gettempdir())
     before = set(temp_root.glob("kata-*"))
-    path = attempt(
-        tmp_path, "return 2 * x + (x > 1000)"
-    )  # a property failure: Hypothesis shrinks and reports
+    folder = tmp_path / "attempt"
+    folder.mkdir()
+    # a property failure: Hypothesis generates, shrinks and reports
+    path = attempt(folder, "return 2 * x + (x > 1000)")
     grade(kata_probe, path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert sorted(p.name for p in folder.iterdir()) == [
         "probe.py"
-    ]  # no .hypothesis, __pycache__, .pytest_cache
+    ]  # no .hypothesis, __pycache__, ...
     assert set(temp_root.glob("kata-*")) == before
