@@ -10,7 +10,7 @@ Notes
 - Complexity: indexing is O(total tokens) in Python (one Counter per document). A query costs
   O(Σ P over its distinct terms) in NumPy plus O(N) for the output array; the per-document length
   normalisation k1·(1 − b + b·|D|/avgdl) is computed once and cached, not per query. top_k adds
-  O(N) for an argpartition and O(k log k) to sort the winners, instead of O(N log N) for a full sort.
+  O(N) for a partition and O(k log k) to sort the winners, instead of O(N log N) for a full sort.
 - Trade-offs: postings are Python lists (cheap to append to) with a cache of their NumPy arrays,
   rebuilt for a term only after a document containing it is added. A frozen index would rather
   build one CSR layout (all postings in two flat arrays, sorted by term id): faster to build with

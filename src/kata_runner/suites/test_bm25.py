@@ -88,7 +88,7 @@ def returns(fn: Callable[[], Any], *, call: str, rule: str) -> Any:
         return fn()
     except (NotImplementedError, MemoryError):
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any other exception fails with the rule it broke
         fail(
             rule,
             call=call,
@@ -657,7 +657,7 @@ def test_top_k_agrees_with_scores(impl, corpus, query, k1, b, data):
 # Level 2: 20,000 documents
 
 N_BIG = 20_000
-N_QUERIES, QUERY_TERMS = 2_500, 10
+N_QUERIES, QUERY_TERMS = 2_500, 20
 COMMON = [
     f"c{i}" for i in range(100)
 ]  # a fifth of all tokens: frequent terms, repeated within documents
@@ -747,12 +747,16 @@ def big_index(impl: Any) -> Any:
     return _big_index[id(impl)]
 
 
+# 20 s rather than the default 10: a correct index needs about 1 s of CPU in this test (the
+# reference 0.6 s, pure-Python postings 1 s), a loop over every document for every query term more
+# than 50 s, so the limit holds on a loaded machine as well as on a fast one.
 @pytest.mark.level(2)
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(20)
 def test_indexes_20000_documents_and_scores_2500_queries(impl, big):
     corpus, queries, oracle = big
     rule = "index once; a query must only touch the documents that contain its terms"
     index = returns(lambda: impl.BM25(copied(corpus)), call=BIG_CALL, rule=rule)
+    _big_index[id(impl)] = index  # the level 2 property reuses it (it only reads)
     sampled = {0: None, 1_234: None, N_QUERIES - 1: None}
     for j, query in enumerate(queries):
         result = index.scores(query)
@@ -785,6 +789,7 @@ def test_indexes_20000_documents_and_scores_2500_queries(impl, big):
 
 
 @pytest.mark.level(2)
+@pytest.mark.timeout(20)
 @settings(max_examples=20)
 @given(
     query=st.lists(
@@ -882,7 +887,7 @@ def test_adding_an_empty_list_changes_nothing(impl):
 
 
 @pytest.mark.level(3)
-@settings(max_examples=40)
+@settings(max_examples=30)
 @given(
     corpus=corpora,
     batches=st.lists(st.lists(documents, max_size=3), max_size=3),
@@ -934,15 +939,21 @@ class AddAndQuery(RuleBasedStateMachine):
         add(self.index, batch, call="; ".join(self.steps))
         self.docs += copied(batch)
 
+    @property
+    def current_rule(self) -> str:
+        if any(step.startswith("index.add_documents") for step in self.steps):
+            return RULE_ADD
+        return f"{RULE_FORMULA} (no documents added yet)"
+
     @rule(query=queries)
     def scores(self, query):
         call = "; ".join([*self.steps, f"index.scores({query!r})"])
-        result = returns(lambda: self.index.scores(list(query)), call=call, rule=RULE_ADD)
+        result = returns(lambda: self.index.scores(list(query)), call=call, rule=self.current_rule)
         expect_array(
             result,
             oracle_scores(self.docs, query, self.k1, self.b),
             call=call,
-            rule=RULE_ADD,
+            rule=self.current_rule,
             rtol=RTOL,
             atol=ATOL,
             dtype=np.float64,
@@ -952,15 +963,17 @@ class AddAndQuery(RuleBasedStateMachine):
     @rule(query=queries, k=st.integers(0, 8))
     def top_k(self, query, k):
         call = "; ".join([*self.steps, f"index.top_k({query!r}, {k})"])
-        result = returns(lambda: self.index.top_k(list(query), k), call=call, rule=RULE_ADD)
+        result = returns(
+            lambda: self.index.top_k(list(query), k), call=call, rule=self.current_rule
+        )
         # Checked against the attempt's own scores (themselves checked against the oracle), so that
         # scores equal in exact arithmetic but not in the last bit may come in either order.
-        own = returns(lambda: self.index.scores(list(query)), call=call, rule=RULE_ADD)
+        own = returns(lambda: self.index.scores(list(query)), call=call, rule=self.current_rule)
         expect_array(
             own,
             oracle_scores(self.docs, query, self.k1, self.b),
             call=call,
-            rule=RULE_ADD,
+            rule=self.current_rule,
             rtol=RTOL,
             atol=ATOL,
             dtype=np.float64,
@@ -972,11 +985,11 @@ class AddAndQuery(RuleBasedStateMachine):
 @pytest.mark.level(3)
 def test_any_sequence_of_adds_and_queries_matches_indexing_at_once(impl):
     run_state_machine_as_test(
-        lambda: AddAndQuery(impl), settings=settings(max_examples=40, stateful_step_count=8)
+        lambda: AddAndQuery(impl), settings=settings(max_examples=30, stateful_step_count=8)
     )
 
 
-N_ADDED = 1_000
+N_ADDED = 2_000
 
 
 @functools.cache
@@ -986,20 +999,20 @@ def added_documents() -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def grown() -> tuple[list[list[str]], InvertedOracle]:
-    """The 1,000 documents the level 3 test adds, and the oracle of all 21,000."""
+    """The 2,000 documents the level 3 test adds, and the oracle of all 22,000."""
     return added_documents(), InvertedOracle(big_corpus() + added_documents())
 
 
 @pytest.mark.level(3)
-@pytest.mark.timeout(10)
-def test_adding_1000_documents_one_at_a_time_to_20000(impl, big, grown):
+@pytest.mark.timeout(20)
+def test_adding_2000_documents_one_at_a_time_to_20000(impl, big, grown):
     corpus, queries, _ = big
     extra, oracle = grown
     rule = (
         "add_documents costs time proportional to the new documents, not a re-index of the corpus"
     )
     index = returns(lambda: impl.BM25(copied(corpus)), call=BIG_CALL, rule=rule)
-    call = f"index = {BIG_CALL}; index.add_documents([doc]) for 1,000 new documents, scoring a query after every 10"
+    call = f"index = {BIG_CALL}; index.add_documents([doc]) for 2,000 new documents, scoring a query after every 10"
     for j, doc in enumerate(extra):
         index.add_documents([list(doc)])
         if j % 10 == 9:

@@ -1,6 +1,6 @@
 """BM25, a typical candidate's version: dict postings, a Python loop over each term's postings.
 
-Known-wrong variant for the bm25 suite: precomputes |D| / avgdl and divides by zero when every document is empty.
+Known-wrong variant for the bm25 suite: multiplies by 1 / avgdl: ZeroDivisionError when every document is empty.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ class BM25:
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         n = len(self.doc_len)
-        avgdl = sum(self.doc_len) / n
-        rel = [length / avgdl for length in self.doc_len]
+        inv_avgdl = n / sum(self.doc_len)
         out = np.zeros(n)
         for term in query:
             posting = self.postings.get(term)
@@ -47,7 +46,7 @@ class BM25:
                 continue
             idf = self.idf(term)
             for i, tf in posting.items():
-                norm = self.k1 * (1 - self.b + self.b * rel[i])
+                norm = self.k1 * (1 - self.b + self.b * self.doc_len[i] * inv_avgdl)
                 out[i] += idf * tf * (self.k1 + 1) / (tf + norm)
         return out
 
