@@ -1,0 +1,79 @@
+"""Known-wrong LoRA: apply_lora looks names up with get_submodule, so an unknown name raises AttributeError."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+class LoRALinear(nn.Module):
+    """A frozen nn.Linear plus a trainable rank-r update: y = base(x) + dropout(x) Aᵀ Bᵀ · alpha / r.
+
+    base: the wrapped nn.Linear itself (not a copy); weight (O, I) and bias (O,) are frozen.
+    lora_A: (R, I) Kaiming-uniform; lora_B: (O, R) zeros; both in the base weight's dtype and device.
+    scaling: alpha / r. merged: True while ΔW = B A · scaling is folded into base.weight.
+    """
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0) -> None:
+        super().__init__()
+        if r < 1:
+            raise ValueError(f"the rank r must be at least 1, got {r}")
+        self.base = base
+        self.base.requires_grad_(False)
+        O, I = base.weight.shape
+        dtype, device = base.weight.dtype, base.weight.device
+        self.lora_A = nn.Parameter(torch.empty(r, I, dtype=dtype, device=device))  # A_RI
+        self.lora_B = nn.Parameter(torch.zeros(O, r, dtype=dtype, device=device))  # B_OR: ΔW = 0
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # U(-1/√I, 1/√I), as nn.Linear
+        self.scaling = alpha / r
+        self.dropout = nn.Dropout(dropout)
+        self.merged = False
+
+    def forward(self, x_BI: Tensor) -> Tensor:
+        """x: (..., I) -> (..., O)."""
+        y_BO: Tensor = self.base(x_BI)
+        if self.merged:  # ΔW already lives in base.weight
+            return y_BO
+        h_BR: Tensor = self.dropout(x_BI) @ self.lora_A.T
+        return y_BO + (h_BR @ self.lora_B.T) * self.scaling
+
+    def _delta_OI(self) -> Tensor:
+        return (self.lora_B @ self.lora_A) * self.scaling
+
+    def merge(self) -> None:
+        """Fold ΔW = B A · scaling into base.weight; a no-op if already merged."""
+        if self.merged:
+            return
+        with torch.no_grad():
+            self.base.weight += self._delta_OI()
+        self.merged = True
+
+    def unmerge(self) -> None:
+        """Subtract ΔW from base.weight again; a no-op if not merged."""
+        if not self.merged:
+            return
+        with torch.no_grad():
+            self.base.weight -= self._delta_OI()
+        self.merged = False
+
+
+def apply_lora(model: nn.Module, target_names: Sequence[str], r: int, alpha: float) -> nn.Module:
+    """Wrap each named nn.Linear of `model` in a LoRALinear, in place; freeze every other parameter.
+
+    target_names: names as `model.named_modules()` gives them ("layers.0.q_proj").
+    Raises KeyError for a name that is not a submodule, ValueError for one that is not an nn.Linear.
+    Returns `model`.
+    """
+    linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    for name in target_names:  # check every name before changing anything
+        module = model.get_submodule(name)  # AttributeError for a name that is not there
+        if not isinstance(module, nn.Linear):
+            raise ValueError(f"{name!r} is a {type(module).__name__}, not an nn.Linear")  # noqa: TRY004
+    model.requires_grad_(False)  # before wrapping, so only the new lora_A and lora_B stay trainable
+    for name in target_names:
+        parent_name, _, child_name = name.rpartition(".")
+        setattr(model.get_submodule(parent_name), child_name, LoRALinear(linears[name], r, alpha))
+    return model
