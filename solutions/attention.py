@@ -24,8 +24,8 @@ Notes
   a row uniform weights over keys it must not see. `torch.softmax` subtracts the row maximum, so
   large scores cannot overflow; a hand-written exp must do the same.
 - GQA: `repeat_interleave` materialises H copies of the G key/value heads; a decoder with a KV
-  cache stores only G, which is the point (the cache shrinks by H / G). Viewing q as (B, G, H//G, T, E)
-  and broadcasting avoids the copy.
+  cache stores only G, which is the point (the cache shrinks by H / G). Viewing q as
+  (B, G, H // G, T, E) and broadcasting k and v as (B, G, 1, T, E) avoids the copy.
 - Follow-ups interviewers ask: why 1/sqrt(E) (dot products of unit-variance vectors have variance
   E, which saturates the softmax); cross-attention (L != S); a KV cache for decoding; what changes
   with rotary position embeddings; attention dropout; the cost of the (T, T) mask at long T.
