@@ -128,16 +128,34 @@ class Kata:
 
     @cached_property
     def public_names(self) -> tuple[str, ...]:
-        """Top-level public names the stub defines (functions, classes, assignments), in order."""
+        """Top-level public names the stub defines (functions, classes, assignments), in order.
+
+        Type variables (`T = TypeVar("T")`, `P = ParamSpec("P")`) are typing machinery, not part of the
+        contract an attempt must keep.
+        """
         tree = ast.parse(self.stub_path.read_text(encoding="utf-8"), str(self.stub_path))
         names: list[str] = []
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 names.append(node.name)
-            elif isinstance(node, ast.Assign | ast.AnnAssign):
+            elif isinstance(node, ast.Assign | ast.AnnAssign) and not _is_type_variable(node.value):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 names.extend(t.id for t in targets if isinstance(t, ast.Name))
-        return tuple(n for n in names if not n.startswith("_") and n != "T")
+        return tuple(n for n in names if not n.startswith("_"))
+
+
+def _is_type_variable(value: ast.expr | None) -> bool:
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    name = (
+        func.id
+        if isinstance(func, ast.Name)
+        else func.attr
+        if isinstance(func, ast.Attribute)
+        else ""
+    )
+    return name in {"TypeVar", "ParamSpec", "TypeVarTuple", "NewType"}
 
 
 # --------------------------------------------------------------------------------------------

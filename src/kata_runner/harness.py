@@ -190,10 +190,17 @@ def _kind_of(exc: BaseException) -> str:
 
 
 def _falsifying_example(notes: list[str]) -> str | None:
-    for note in notes:
+    """The shrunk example from Hypothesis's notes: one note for @given, one note per step for a state
+    machine (`state = Machine()`, `state.put(...)`, ...). The `impl=` argument is the attempt itself."""
+    for start, note in enumerate(notes):
         if note.startswith("Falsifying example"):
-            lines = [line for line in note.splitlines() if not line.strip().startswith("impl=")]
-            return "\n".join(lines)
+            lines = [line for n in notes[start:] for line in n.splitlines()]
+            kept = [
+                line
+                for line in lines
+                if not line.strip().startswith(("impl=", "You can reproduce"))
+            ]
+            return "\n".join(kept)
     return None
 
 
