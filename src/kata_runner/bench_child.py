@@ -3,7 +3,7 @@
 Loads the attempt and the reference as two modules, runs the benchmark's setup once for each (the
 same fixed-seed code, so the inputs are equal), then times the call: one warm-up round, then
 `repeat` rounds that alternate which implementation goes first (ABBA), so drift in machine speed
-falls on both alike. Calls shorter than ~20 ms are repeated in a loop (the same count for both) to be
+falls on both alike. Calls shorter than ~150 ms are repeated in a loop (the same count for both) to be
 measurable. Each sample is appended to the records file as it is taken, so the parent keeps what was
 measured if it has to kill this process. A call past the time limit is stopped by SIGALRM and
 recorded as a timeout for that implementation.
@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
-MIN_SAMPLE_SECONDS = 0.02
+MIN_SAMPLE_SECONDS = 0.15
 MAX_LOOPS = 10_000
 
 

@@ -86,7 +86,7 @@ class Benchmark:
     setup: str
     call: str
     repeat: int = 7
-    warmup: int = 1
+    warmup: int = 2
 
 
 @dataclass(frozen=True)
@@ -337,7 +337,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
             warmup=bench.get(
                 "warmup",
                 int,
-                default=1,
+                default=2,
                 expect="an integer from 0 to 10",
                 check=lambda v: 0 <= v <= 10,
             ),
