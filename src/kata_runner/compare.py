@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -118,15 +118,3 @@ def verdict_table(kata: Kata, mine: dict[str, Any], theirs: dict[str, Any]) -> T
 
 def passes_level_one(doc: dict[str, Any]) -> bool:
     return bool(doc["levels"]) and doc["levels"][0]["status"] == "pass"
-
-
-def reference_view(kata: Kata) -> RenderableType:
-    parts: list[RenderableType] = [
-        Syntax(
-            kata.solution_path.read_text(encoding="utf-8"),
-            "python",
-            line_numbers=True,
-            word_wrap=True,
-        )
-    ]
-    return Group(*parts)

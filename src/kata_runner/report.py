@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 STYLE = {
@@ -125,7 +124,3 @@ def render(doc: dict[str, Any], console: Console, *, interview: bool = False) ->
                 style="yellow",
             )
         )
-
-
-def escape_markup(text: str) -> str:
-    return escape(text)
