@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -757,6 +759,10 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     if args.verb is None:
         parser.print_help()
         return EXIT_USAGE
+    if threading.current_thread() is threading.main_thread():
+        # A shell starting us in the background without job control makes us inherit SIGINT as ignored;
+        # Ctrl-C (or a script's SIGINT) must still stop grading cleanly.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     app = app or App()
     try:
         return int(args.handler(app, args))
