@@ -3,8 +3,10 @@
 Editors save in different ways (in place, or a temporary file renamed over the original), so the
 folder is watched and changes are filtered to the attempt's name. Bursts of events are debounced
 into one grading. The watcher starts before the first grading, so a save made while a grading runs
-is never missed. A syntax error or an infinite loop in the attempt is a verdict like any other,
-never the end of the watch.
+is never missed; and at every idle tick the file's size and modification time are compared with the
+ones last graded, which catches saves a poll-based watcher cannot tell apart (two in one second).
+A syntax error or an infinite loop in the attempt is a verdict like any other, never the end of the
+watch.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ def watch_file(path: Path, on_change: Callable[[], None], *, force_polling: bool
         )  # file events unavailable (some network or container filesystems)
 
 
+def _signature(path: Path) -> tuple[int, int] | None:
+    """(modification time in ns, size), or None while the file is missing."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 def _watch(path: Path, on_change: Callable[[], None], force_polling: bool) -> None:
     import watchfiles
 
@@ -36,8 +47,8 @@ def _watch(path: Path, on_change: Callable[[], None], force_polling: bool) -> No
     def only_the_attempt(change: watchfiles.Change, changed: str) -> bool:
         return Path(changed).resolve() == target and change != watchfiles.Change.deleted
 
-    first = True
-    for changes in watchfiles.watch(
+    graded: tuple[int, int] | bool | None = False  # False: nothing graded yet
+    changes_seen = watchfiles.watch(
         target.parent,
         watch_filter=only_the_attempt,
         debounce=DEBOUNCE_MS,
@@ -45,7 +56,9 @@ def _watch(path: Path, on_change: Callable[[], None], force_polling: bool) -> No
         raise_interrupt=True,
         rust_timeout=IDLE_MS,
         yield_on_timeout=True,
-    ):
-        if first or changes:
-            first = False
+    )
+    for changes in changes_seen:
+        now = _signature(target)
+        if changes or now != graded:
+            graded = now  # taken before grading: a save during the grading triggers another one
             on_change()
