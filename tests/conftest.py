@@ -16,7 +16,7 @@ from rich.console import Console
 
 from kata_runner.catalog import Catalog
 from kata_runner.cli import App, main
-from kata_runner.grading import grade, read_attempt
+from kata_runner.grading import Attempt, grade, read_attempt
 from kata_runner.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -97,15 +97,18 @@ def probe_env(tmp_path: Path) -> dict[str, str]:
 class Gradings:
     """Gradings of the catalogue contract, started together on a small pool; call one to wait for it."""
 
-    def __init__(self, jobs: list[tuple[str, str, Path]], workers: int) -> None:
+    def __init__(self, jobs: list[tuple[str, str, Path | str]], workers: int) -> None:
         self.catalog = Catalog()
         self.pool = ThreadPoolExecutor(max_workers=workers)
         self.futures: dict[tuple[str, str], Future[dict[str, Any]]] = {}
-        for slug, name, path in jobs:
+        for slug, name, what in jobs:
             kata = self.catalog.get(slug)
-            self.futures[(slug, name)] = self.pool.submit(
-                lambda k=kata, p=path: grade(read_attempt(k, p))
+            attempt = (
+                read_attempt(kata, what)
+                if isinstance(what, Path)
+                else Attempt(kata, what, f"{slug} {name}")
             )
+            self.futures[(slug, name)] = self.pool.submit(grade, attempt)
 
     def __call__(self, slug: str, name: str) -> dict[str, Any]:
         return self.futures[(slug, name)].result()

@@ -8,11 +8,11 @@ timings do not share the machine with them.
 from __future__ import annotations
 
 import pytest
-from test_contract import CASES_DIR, CATALOG, load_cases
+from test_contract import CATALOG, bug_cases
 
 from kata_runner.benchmark import run_benchmark
 from kata_runner.compare import passes_level_one
-from kata_runner.grading import read_attempt
+from kata_runner.grading import Attempt, read_attempt
 
 
 @pytest.mark.parametrize("slug", CATALOG.slugs())
@@ -20,13 +20,19 @@ def test_compare_times_a_wrong_version_that_passes_level_one_and_the_reference_a
     graded, slug
 ):
     kata = CATALOG.get(slug)
-    candidates = [case["file"] for case in load_cases(slug)["wrong"] if case["level"] >= 2]
-    passing = [name for name in candidates if passes_level_one(graded(slug, name))]
+    candidates = [case for case in bug_cases(slug) if case["level"] >= 2]
+    passing = [case for case in candidates if passes_level_one(graded(slug, case["name"]))]
     assert passing, (
         f"{slug}: keep a known-wrong version that passes level 1 (targets level 2 or later)"
     )
     graded.wait_all()
-    wrong = run_benchmark(kata, read_attempt(kata, CASES_DIR / slug / passing[0]))
+    case = passing[0]
+    attempt = (
+        Attempt(kata, case["source"], case["name"])
+        if "source" in case
+        else read_attempt(kata, case["path"])
+    )
+    wrong = run_benchmark(kata, attempt)
     assert wrong.ratio is not None or wrong.timed_out == "attempt", wrong.summary()
     itself = run_benchmark(kata, read_attempt(kata, kata.solution_path))
     assert itself.ratio is not None, itself.summary()

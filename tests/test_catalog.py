@@ -160,3 +160,59 @@ def test_listing_and_numpy_grading_never_import_torch(kata_probe, tmp_path):
     )
     result = kata_probe("run", "probe", "--file", str(probe), "--json")
     assert result.test("test_double_of_two")["output"].strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# Bug sets
+
+
+def edit_bugs(folder: Path, old: str, new: str) -> None:
+    path = folder / "bugs.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_probe_bugs_apply_to_the_reference(probe_copy):
+    from kata_runner.bugs import load_bugs
+
+    bugs = load_bugs(load(probe_copy))
+    assert [b.id for b in bugs] == ["triples", "drops_last"]
+    assert "return 3 * x" in bugs[0].source and "return 2 * x" not in bugs[0].source
+    assert bugs[1].level == 2 and bugs[1].changed_lines(
+        (probe_copy.parent.parent / "solutions" / "probe.py").read_text()
+    ) == (18, 18)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        (
+            'old = "    return 2 * x"',
+            'old = "    return 4 * x"',
+            "bug 'triples': the `old` text of change 1 is not in",
+        ),
+        ('old = "    return 2 * x"', 'old = "return"', "occurs 2 times"),
+        ("level = 2", "level = 3", "a level from 1 to 2"),
+        ('id = "triples"', 'id = "drops_last"', "used twice"),
+        ('id = "triples"', 'id = "Triples"', "snake_case"),
+        ('new = "    return 3 * x"', 'new = "    return 3 * x"\nwhy = "?"', "unknown key 'why'"),
+        ('new = "    return 3 * x"', 'new = "    return (3 * x"', "not valid Python"),
+        ('new = "    return 3 * x"', 'new = "    return 2 * x"', "leave the reference unchanged"),
+        ('new = "    return 3 * x"\n', "", "needs `old` and `new`"),
+    ],
+)
+def test_a_bug_that_does_not_apply_is_a_catalogue_error_naming_it(probe_copy, old, new, complaint):
+    from kata_runner.bugs import load_bugs
+
+    edit_bugs(probe_copy, old, new)
+    with pytest.raises(CatalogError) as error:
+        load_bugs(load(probe_copy))
+    assert complaint in str(error.value) and "bugs.toml" in str(error.value)
+
+
+def test_every_bug_set_in_the_catalogue_loads():
+    from kata_runner.bugs import load_bugs
+
+    for kata in Catalog():
+        load_bugs(kata)

@@ -1,9 +1,10 @@
 """The catalogue's contract (rustlings' `dev check`, extended), through the real grading pipeline.
 
 For every kata: the stub fails every test with `not_implemented` (run `stub_unmodified`); the
-reference clears every level; every known-wrong version in `tests/katas/<slug>/cases.toml` fails at
-the level it targets, with a message that points at its bug; every correct alternative clears every
-level. Gradings run concurrently (one per core) and each test waits for its own.
+reference clears every level; every bug of the kata's bug set (`katas/<slug>/bugs.toml`, the same
+versions review mode hands out) fails at the level it targets, with a message that points at its
+bug; every correct alternative in `tests/katas/<slug>/cases.toml` clears every level. Gradings run
+concurrently (one per core) and each test waits for its own.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 
 import pytest
 
+from kata_runner.bugs import load_bugs
 from kata_runner.catalog import Catalog
 
 CATALOG = Catalog()
 CASES_DIR = Path(__file__).parent / "katas"
-MIN_WRONG_VERSIONS = 6
+MIN_BUGS = 8
 
 
 def load_cases(slug: str) -> dict[str, list[dict[str, Any]]]:
@@ -31,19 +33,39 @@ def load_cases(slug: str) -> dict[str, list[dict[str, Any]]]:
     return {"wrong": data.get("wrong", []), "correct": data.get("correct", [])}
 
 
-def _jobs() -> list[tuple[str, str, Path]]:
-    jobs = []
+def bug_cases(slug: str) -> list[dict[str, Any]]:
+    """The kata's bugs from the catalogue, plus any not yet moved out of `tests/katas/<slug>/`."""
+    kata = CATALOG.get(slug)
+    cases = [
+        {
+            "name": f"bug:{bug.id}",
+            "bug": bug.description,
+            "level": bug.level,
+            "message": bug.message,
+            **({"status": bug.status} if bug.status else {}),
+            "source": bug.source,
+        }
+        for bug in load_bugs(kata)
+    ]
+    for case in load_cases(slug)["wrong"]:
+        cases.append({**case, "name": case["file"], "path": CASES_DIR / slug / case["file"]})
+    return cases
+
+
+def _jobs() -> list[tuple[str, str, Path | str]]:
+    jobs: list[tuple[str, str, Path | str]] = []
     for kata in CATALOG:
         jobs.append((kata.slug, "stub", kata.stub_path))
         jobs.append((kata.slug, "reference", kata.solution_path))
-        for group in ("wrong", "correct"):
-            for case in load_cases(kata.slug)[group]:
-                jobs.append((kata.slug, case["file"], CASES_DIR / kata.slug / case["file"]))
+        for case in bug_cases(kata.slug):
+            jobs.append((kata.slug, case["name"], case.get("source") or case["path"]))
+        for case in load_cases(kata.slug)["correct"]:
+            jobs.append((kata.slug, case["file"], CASES_DIR / kata.slug / case["file"]))
     return jobs
 
 
 JOBS = _jobs()
-WRONG = [(kata.slug, case) for kata in CATALOG for case in load_cases(kata.slug)["wrong"]]
+WRONG = [(kata.slug, case) for kata in CATALOG for case in bug_cases(kata.slug)]
 CORRECT = [(kata.slug, case) for kata in CATALOG for case in load_cases(kata.slug)["correct"]]
 
 
@@ -79,13 +101,11 @@ def test_reference_clears_every_level(graded, slug):
 @pytest.mark.parametrize("slug", CATALOG.slugs())
 def test_every_level_has_tests_and_the_kata_keeps_its_checks(slug):
     kata = CATALOG.get(slug)
-    cases = load_cases(slug)
-    assert len(cases["wrong"]) >= MIN_WRONG_VERSIONS, (
-        f"{slug}: keep at least {MIN_WRONG_VERSIONS} known-wrong versions"
-    )
-    assert cases["correct"], f"{slug}: keep a correct solution in a different style"
-    for case in cases["wrong"]:
-        assert {"file", "bug", "level", "message"} <= set(case), case
+    bugs = bug_cases(slug)
+    assert len(bugs) >= MIN_BUGS, f"{slug}: keep at least {MIN_BUGS} bugs in katas/{slug}/bugs.toml"
+    assert load_cases(slug)["correct"], f"{slug}: keep a correct solution in a different style"
+    for case in bugs:
+        assert {"bug", "level", "message"} <= set(case), case
         assert 1 <= case["level"] <= len(kata.levels), case
     assert kata.benchmark is not None, f"{slug}: declare a [benchmark] in kata.toml"
     assert "\nNotes\n-----\n" in kata.solution_path.read_text(), (
@@ -93,12 +113,12 @@ def test_every_level_has_tests_and_the_kata_keeps_its_checks(slug):
     )
 
 
-@pytest.mark.parametrize(("slug", "case"), WRONG, ids=[f"{s}:{c['file']}" for s, c in WRONG])
-def test_known_wrong_version_fails_at_its_level_with_a_pointed_message(graded, slug, case):
-    doc = graded(slug, case["file"])
+@pytest.mark.parametrize(("slug", "case"), WRONG, ids=[f"{s}:{c['name']}" for s, c in WRONG])
+def test_bug_fails_at_its_level_with_a_pointed_message(graded, slug, case):
+    doc = graded(slug, case["name"])
     level = case["level"]
     failing = [t for t in doc["tests"] if t["level"] == level and t["status"] != "pass"]
-    assert failing, f"{case['file']} ({case['bug']}) passes level {level}\n{_failures(doc)}"
+    assert failing, f"{case['name']} ({case['bug']}) passes level {level}\n{_failures(doc)}"
     assert doc["cleared_levels"] < level
     pointed = [t for t in failing if case["message"] in (t["message"] or "")]
     assert pointed, (

@@ -26,6 +26,7 @@ FORMAT_VERSION = 1
 KNOWN_REQUIREMENTS = ("numpy", "torch")
 MIN_BUDGET, MAX_BUDGET = 25, 35
 MIN_LEVELS, MAX_LEVELS = 2, 4
+DEFAULT_REVIEW_MINUTES = 15
 GIB = 1024**3
 
 
@@ -98,6 +99,7 @@ class Kata:
     summary: str
     difficulty: int
     budget_minutes: int
+    review_minutes: int
     tags: tuple[str, ...]
     requires: tuple[str, ...]
     levels: tuple[Level, ...]
@@ -115,6 +117,16 @@ class Kata:
     @property
     def stub_path(self) -> Path:
         return self.directory / f"{self.slug}.py"
+
+    @property
+    def bugs_path(self) -> Path:
+        """The bug set: plausible versions of the reference with one defect each (see `bugs.py`)."""
+        return self.directory / "bugs.toml"
+
+    @property
+    def refactor_path(self) -> Path:
+        """A correct but convoluted version for refactoring rounds, when the kata has one."""
+        return self.directory / "refactor.py"
 
     @property
     def needs_torch(self) -> bool:
@@ -162,7 +174,7 @@ def _is_type_variable(value: ast.expr | None) -> bool:
 # Strict loading
 
 
-class _Table:
+class StrictTable:
     """A TOML table being read: every key must be consumed, unknown keys are reported by name."""
 
     def __init__(self, data: Mapping[str, Any], where: str, path: Path) -> None:
@@ -222,7 +234,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML ({exc})") from None
 
-    top = _Table(raw, "the top level", path)
+    top = StrictTable(raw, "the top level", path)
     version = top.get("format_version", int, expect=f"the integer {FORMAT_VERSION}")
     if version != FORMAT_VERSION:
         raise CatalogError(
@@ -239,6 +251,13 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
         expect=f"an integer from {MIN_BUDGET} to {MAX_BUDGET}",
         check=lambda v: MIN_BUDGET <= v <= MAX_BUDGET,
     )
+    review = top.get(
+        "review_minutes",
+        int,
+        default=DEFAULT_REVIEW_MINUTES,
+        expect="an integer from 5 to 30",
+        check=lambda v: 5 <= v <= 30,
+    )
     tags = top.get("tags", list, default=[], expect="a list of strings", check=_str_list)
     requires = top.get(
         "requires",
@@ -250,7 +269,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
     raw_levels = top.get("levels", list, expect="an array of [[levels]] tables with `title`")
     levels = []
     for i, item in enumerate(raw_levels, start=1):
-        table = _Table(item if isinstance(item, dict) else {}, f"[[levels]] #{i}", path)
+        table = StrictTable(item if isinstance(item, dict) else {}, f"[[levels]] #{i}", path)
         levels.append(
             Level(
                 i,
@@ -272,7 +291,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
     for i, item in enumerate(
         top.get("hints", list, default=[], expect="an array of [[hints]] tables"), start=1
     ):
-        table = _Table(item if isinstance(item, dict) else {}, f"[[hints]] #{i}", path)
+        table = StrictTable(item if isinstance(item, dict) else {}, f"[[hints]] #{i}", path)
         level = table.get(
             "level",
             int,
@@ -284,7 +303,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
         )
         table.done()
 
-    limits_table = _Table(
+    limits_table = StrictTable(
         top.get("limits", dict, default={}, expect="a [limits] table"), "[limits]", path
     )
     default_memory = 4 * GIB if "torch" in requires else 2 * GIB
@@ -320,7 +339,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
 
     benchmark = None
     if "benchmark" in raw:
-        bench = _Table(
+        bench = StrictTable(
             top.get("benchmark", dict, expect="a [benchmark] table"), "[benchmark]", path
         )
         benchmark = Benchmark(
@@ -353,6 +372,7 @@ def load_kata(directory: Path, solutions_dir: Path, suites_dir: Path = SUITES_DI
         summary=summary,
         difficulty=difficulty,
         budget_minutes=budget,
+        review_minutes=review,
         tags=tuple(tags),
         requires=tuple(requires),
         levels=tuple(levels),

@@ -1,8 +1,9 @@
 """Assertions for hidden suites, with messages that speak to the candidate.
 
-Every failure reads the same way:
+Every failure reads the same way, headed by the rule of the statement it checks (the `rule: `
+prefix is added here when the suite's text lacks it):
 
-    a zero vector gives 0.0
+    rule: a zero vector gives 0.0
       call:     cosine_similarity([0.0, 0.0], [1.0, 2.0])
       expected: 0.0
       actual:   nan
@@ -19,7 +20,10 @@ import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kata_runner.testing.tolerances import tolerance
+
 __all__ = [
+    "as_rule",
     "call_repr",
     "expect_array",
     "expect_close",
@@ -29,6 +33,14 @@ __all__ = [
     "fail",
     "show",
 ]
+
+RULE_PREFIX = "rule: "
+
+
+def as_rule(text: str) -> str:
+    """The headline of a failure: the statement's rule, prefixed `rule: ` once."""
+    return text if text.startswith(RULE_PREFIX) else RULE_PREFIX + text
+
 
 MAX_SHOWN_ELEMENTS = 24
 _repr = reprlib.Repr()
@@ -82,9 +94,9 @@ def fail(
     detail: str | None = None,
     show_values: bool = True,
 ) -> None:
-    """Raise an AssertionError whose message is the headline, then call / expected / actual."""
+    """Raise an AssertionError whose message is the rule, then call / expected / actual."""
     __tracebackhide__ = True
-    lines = [headline]
+    lines = [as_rule(headline)]
     if call is not None:
         lines.append(f"  call:     {call}")
     if expected is not ...:
@@ -275,15 +287,6 @@ def expect_array(
         )
 
 
-# Default (rtol, atol) by dtype, as torch.testing.assert_close uses them.
-_TORCH_TOLERANCES = {
-    "float16": (1e-3, 1e-5),
-    "bfloat16": (1.6e-2, 1e-5),
-    "float32": (1.3e-6, 1e-5),
-    "float64": (1e-7, 1e-7),
-}
-
-
 def expect_tensor(
     actual: Any,
     expected: Any,
@@ -329,7 +332,7 @@ def expect_tensor(
     if (rtol is None) != (atol is None):
         raise ValueError("give both rtol and atol, or neither")
     if rtol is None or atol is None:
-        rtol, atol = _TORCH_TOLERANCES.get(dtype_name, (0.0, 0.0))
+        rtol, atol = tolerance(dtype_name)
     a = actual.detach().to("cpu", torch.float64)
     e = expected.detach().to("cpu", torch.float64)
     if a.numel() == 0:
