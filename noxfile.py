@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.needs_version = ">=2024.3.2"
-nox.options.sessions = ["lint", "tests", "katas"]
+nox.options.sessions = ["lint", "tests", "katas", "reliability"]
 nox.options.default_venv_backend = "venv"
 
 # CI and local runs take torch's CPU build from constraints.txt; the package metadata keeps a range.
@@ -36,6 +36,7 @@ def tests(session: nox.Session) -> None:
         "tests",
         "--ignore=tests/test_contract.py",
         "--ignore=tests/test_benchmarks.py",
+        "--ignore=tests/reliability",
         *session.posargs,
     )
 
@@ -45,6 +46,13 @@ def katas(session: nox.Session) -> None:
     """The catalogue's contract: stubs fail, references pass, known-wrong versions fail where they should."""
     install_kata(session, *TEST_DEPS)
     session.run("pytest", "tests/test_contract.py", "tests/test_benchmarks.py", *session.posargs)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Attempts written to break the grader: tampering, escapes, faults, load; verdicts never move."""
+    install_kata(session, *TEST_DEPS)
+    session.run("pytest", "tests/reliability", *session.posargs)
 
 
 @nox.session(default=False)

@@ -1,5 +1,6 @@
-"""Every kata's benchmark works for `kata compare`: a known-wrong version that passes level 1 gets a speed
-ratio, and the reference timed against itself comes out about as fast (0.8-1.25).
+"""Every kata's benchmark works for `kata compare`: a bug that passes level 1 gets a speed ratio, and
+the reference can be timed against itself (its figures are `nox -s bench`'s to report: a test never
+asserts a timing that load can move).
 
 Runs after the contract (pytest runs modules in order) and waits for its gradings to end first, so the
 timings do not share the machine with them.
@@ -36,4 +37,4 @@ def test_compare_times_a_wrong_version_that_passes_level_one_and_the_reference_a
     assert wrong.ratio is not None or wrong.timed_out == "attempt", wrong.summary()
     itself = run_benchmark(kata, read_attempt(kata, kata.solution_path))
     assert itself.ratio is not None, itself.summary()
-    assert 0.8 <= itself.ratio <= 1.25, itself.as_json()
+    # how close to 1.0 it comes depends on the machine's load: `nox -s bench` reports it

@@ -48,18 +48,24 @@ def integrity(db: Path) -> str:
         conn.close()
 
 
-def children_of_run(marker: str) -> list[int]:
-    """Grading children still alive whose command line mentions `marker` (the attempt's path)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if "kata_runner.child" in cmdline and marker in cmdline:
-                found.append(int(proc.name))
-    return found
+def grading_processes(kata_pid: int) -> list[int]:
+    """The grading processes `kata` (pid `kata_pid`) has started and that are alive."""
+    from kata_runner.sandbox import descendants
+
+    return descendants(kata_pid)
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of `pids` that still run (zombies awaiting their parent count as gone)."""
+    living = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_bytes()
+        except OSError:
+            continue
+        if state[state.rfind(b")") + 2 : state.rfind(b")") + 3] != b"Z":
+            living.append(pid)
+    return living
 
 
 def test_a_new_database_gets_the_current_schema(tmp_path):
@@ -130,7 +136,7 @@ def test_kill_9_at_any_moment_leaves_the_database_intact_and_sources_recoverable
         proc.wait()
         assert integrity(db) == "ok"
     history = History(workspace / ".kata")
-    sources = [history.run_source(r["id"])["source"] for r in history.runs("probe")]  # type: ignore[index]
+    sources = [history.run_source("probe", r["number"])["source"] for r in history.runs("probe")]  # type: ignore[index]
     assert len(sources) >= stored_before_kill
     assert all(s.startswith("# trial") and s.endswith(SLOW) for s in sources)
 
@@ -141,12 +147,20 @@ def test_ctrl_c_exits_130_within_a_second_leaving_no_child_and_the_source_kept(p
         "import time\n\ndef double(x):\n    time.sleep(0.9)\n    return 2 * x\n\n\n"
         "def total(xs):\n    return sum(xs)\n"
     )
+    subprocess.run(
+        [sys.executable, "-m", "kata_runner", "start", "probe"],
+        env=probe_env,
+        check=True,
+        capture_output=True,
+    )
     proc = kata_process(probe_env, "run", "probe", "--file", str(slow))
     deadline = time.monotonic() + 20
-    while not children_of_run(str(slow)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert children_of_run(str(slow)), "grading never started"
+    while len(grading_processes(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the grading child and a test process
+    started = grading_processes(proc.pid)
+    assert len(started) >= 2, "grading never started"
     time.sleep(0.5)
+    started += grading_processes(proc.pid)
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
     code = proc.wait(timeout=10)
@@ -154,11 +168,11 @@ def test_ctrl_c_exits_130_within_a_second_leaving_no_child_and_the_source_kept(p
     assert code == EXIT_INTERRUPTED
     assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
     time.sleep(0.2)
-    assert children_of_run(str(slow)) == []
+    assert alive(started) == []
     history = History(Path(probe_env["KATA_WORKSPACE"]) / ".kata")
     (row,) = history.runs("probe")
     assert row["state"] == "interrupted"
-    assert "time.sleep(0.9)" in history.run_source(row["id"])["source"]  # type: ignore[index]
+    assert "time.sleep(0.9)" in history.run_source("probe", row["number"])["source"]  # type: ignore[index]
     assert integrity(history.path) == "ok"
 
 

@@ -77,14 +77,14 @@ def test_clearing_every_level_ends_the_session_as_cleared(kata_probe, workspace)
     result = kata_probe("run", "probe")
     assert "cleared every level in" in result.out and "within the budget" in result.out
     assert "no open session" in kata_probe("status").out
-    (session,) = workspace.history().sessions("probe")
+    (session,) = workspace.history(create=False).sessions("probe")
     assert (
         session.outcome == "cleared" and session.cleared_at is not None and not session.over_budget
     )
 
 
 def test_run_past_the_budget_still_grades_and_records_over_time(kata_probe, workspace):
-    history = workspace.history()
+    history = workspace.history(create=True)
     workspace.ensure()
     history.start_session("probe", "practice", 25, 2, now=time.time() - 30 * 60)
     history.close()
@@ -92,7 +92,7 @@ def test_run_past_the_budget_still_grades_and_records_over_time(kata_probe, work
     result = kata_probe("run", "probe")
     assert result.code == EXIT_OK
     assert "over time" in result.out and "over the budget" in result.out
-    (session,) = workspace.history().sessions("probe")
+    (session,) = workspace.history(create=False).sessions("probe")
     assert session.outcome == "cleared" and session.over_budget
 
 
@@ -139,20 +139,20 @@ def test_interview_mode_gates_levels_hides_inputs_and_turns_hints_off(kata_probe
 
 
 def test_interview_run_after_the_budget_is_recorded_as_over_time(kata_probe, workspace):
-    history = workspace.history()
+    history = workspace.history(create=True)
     workspace.ensure()
     history.start_session("probe", "interview", 25, 2, now=time.time() - 26 * 60)
     history.close()
     attempt(workspace).write_text(LEVEL_ONE_ONLY)
     result = kata_probe("run", "probe")
     assert "over time" in result.out
-    assert workspace.history().runs("probe")[0]["over_budget"] == 1
+    assert workspace.history(create=False).runs("probe")[0]["over_budget"] == 1
 
 
 def test_give_up_ends_the_session(kata_probe, workspace):
     kata_probe("start", "probe")
     assert "given up" in kata_probe("give-up", "probe").out
-    assert workspace.history().sessions("probe")[0].outcome == "given_up"
+    assert workspace.history(create=False).sessions("probe")[0].outcome == "given_up"
     assert kata_probe("give-up", "probe").code == EXIT_USAGE
 
 
@@ -164,7 +164,7 @@ def test_reset_archives_then_restores_the_stub_and_ends_the_session(
     result = kata_probe("reset", "probe")
     assert result.code == EXIT_OK and "archived" in result.out
     assert attempt(workspace).read_text() == probe_catalog.get("probe").stub_path.read_text()
-    assert workspace.history().sessions("probe")[0].outcome == "reset"
+    assert workspace.history(create=False).sessions("probe")[0].outcome == "reset"
     assert any("# keep me" in p.read_text() for p in (workspace.state_dir / "archive").iterdir())
 
 

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import json
 import os
 import resource
 import signal
-import sys
 import time
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
+
+from kata_runner import landlock, sandbox
+from kata_runner.pytest_plugin import load_attempt
 
 MIN_SAMPLE_SECONDS = 0.15
 MAX_LOOPS = 10_000
@@ -33,12 +34,8 @@ class BenchTimeout(BaseException):
 
 
 def _load(name: str, path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The module at `path`, registered as `name` (the attempt and the reference side by side)."""
+    return load_attempt(Path(path), name=name)
 
 
 def main() -> None:
@@ -47,8 +44,10 @@ def main() -> None:
     parser.add_argument("--records", type=Path, required=True)
     args = parser.parse_args()
     spec: dict[str, Any] = json.loads(args.spec.read_text())
+    sandbox.die_with_parent(int(spec["parent"]))
     if spec.get("memory_bytes"):
-        resource.setrlimit(resource.RLIMIT_AS, (spec["memory_bytes"], spec["memory_bytes"]))
+        sandbox.limit(resource.RLIMIT_AS, int(spec["memory_bytes"]))
+    sandbox.limit(resource.RLIMIT_CORE, 0)
     records = os.open(args.records, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def write(record: dict[str, Any]) -> None:
@@ -61,7 +60,13 @@ def main() -> None:
     limit = float(spec["per_call_seconds"])
     code = compile(spec["call"], "<benchmark call>", "eval")
     namespaces = {}
+    run_dir = args.records.parent
     for which in ("reference", "attempt"):
+        if (
+            which == "attempt"
+        ):  # the reference is loaded; from here on the catalogue is out of reach
+            roots = sandbox.confinement_roots([Path(p) for p in spec["deny"]], [run_dir])
+            landlock.restrict_self(roots.read, roots.write, roots.list_only)
         module = _load(f"{which}_{spec['slug']}", spec[which])
         namespace: dict[str, Any] = {"impl": module}
         exec(compile(spec["setup"], "<benchmark setup>", "exec"), namespace)  # noqa: S102 - kata.toml code we ship
@@ -94,7 +99,6 @@ def main() -> None:
             os._exit(0)
         write({"type": "sample", "impl": which, "warmup": True, "seconds": seconds})
         loops[which] = max(1, min(MAX_LOOPS, int(MIN_SAMPLE_SECONDS / max(seconds, 1e-9))))
-    write({"type": "loops", **loops})
     for round_index in range(max(0, spec["warmup"] - 1) + spec["repeat"]):
         order = ("attempt", "reference") if round_index % 2 else ("reference", "attempt")
         for which in order:

@@ -7,27 +7,51 @@ Ctrl-C), then reports the medians and their ratio.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
+import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kata_runner import sandbox
 from kata_runner.catalog import Kata, Limits
-from kata_runner.grading import (
-    KILL_GRACE_SECONDS,
-    POLL_SECONDS,
-    Attempt,
-    _child_env,
-    _kill_group,
-    _RecordTail,
-)
+from kata_runner.grading import POLL_SECONDS, Attempt, forget_child, register_child
+
+KILL_GRACE_SECONDS = 2.5
+
+
+class JsonLines:
+    """Reads the complete JSON lines appended to a file since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.partial = path, 0, b""
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        records = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "type" in record:
+                records.append(record)
+        return records
+
 
 BenchProgress = Callable[[int, int], None]
 
@@ -54,19 +78,13 @@ class BenchResult:
 
     @property
     def ratio(self) -> float | None:
-        """Attempt time over reference time (2.0 = twice as slow): the median of the per-round ratios.
-
-        Each round times both implementations back to back, so a ratio within a round is immune to
-        the machine getting slower or faster between rounds.
-        """
-        pairs = [
-            (a, r)
-            for a, r in zip(self.samples["attempt"], self.samples["reference"], strict=False)
-            if r > 0
-        ]
-        if not pairs:
+        """Attempt time over reference time (2.0 = twice as slow): the ratio of the two medians
+        shown beside it. The rounds alternate which one goes first (ABBA), so drift in the
+        machine's speed falls on both alike."""
+        attempt, reference = self.median("attempt"), self.median("reference")
+        if attempt is None or not reference:
             return None
-        return statistics.median(a / r for a, r in pairs)
+        return attempt / reference
 
     def summary(self) -> str:
         if self.error:
@@ -120,10 +138,9 @@ def run_benchmark(
         return BenchResult(label="", repeat=0, warmup=0, error="this kata declares no benchmark")
     bench, limits = kata.benchmark, limits or kata.limits
     result = BenchResult(label=bench.label, repeat=bench.repeat, warmup=bench.warmup)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"kata-bench-{kata.slug}-"))
+    run = sandbox.RunDirectory.create(f"bench-{kata.slug}")
+    run_dir = run.path
     try:
-        for sub in ("work", "home", "tmp", "hypothesis"):
-            (run_dir / sub).mkdir()
         attempt_copy = run_dir / f"attempt_{kata.slug}.py"
         attempt_copy.write_text(attempt.source, encoding="utf-8")
         spec = {
@@ -136,6 +153,13 @@ def run_benchmark(
             "warmup": bench.warmup,
             "per_call_seconds": limits.per_test_seconds,
             "memory_bytes": limits.memory_bytes,
+            "deny": [
+                str(p)
+                for p in sandbox.catalogue_paths_to_deny(
+                    kata.directory.parent, kata.solution_path.parent, kata.suite_path.parent
+                )
+            ],
+            "parent": os.getpid(),
         }
         (run_dir / "spec.json").write_text(json.dumps(spec))
         records_path = run_dir / "records.jsonl"
@@ -152,13 +176,15 @@ def run_benchmark(
                 str(records_path),
             ],
             cwd=run_dir / "work",
-            env=_child_env(run_dir),
+            env=sandbox.child_env(run_dir),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        _watch(proc, _RecordTail(records_path), result, limits, progress)
+        register_child(proc.pid)
+        run.record_owner(proc.pid)
+        _watch(proc, JsonLines(records_path), result, limits, progress)
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         if result.error is None and result.timed_out is None and not _finished(result):
             tail = "\n".join(stderr.strip().splitlines()[-6:]).replace(
@@ -169,7 +195,7 @@ def run_benchmark(
                 f":\n{tail}" if tail else ""
             )
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        run.remove()
     return result
 
 
@@ -182,7 +208,7 @@ def _finished(result: BenchResult) -> bool:
 
 def _watch(
     proc: subprocess.Popen[bytes],
-    tail: _RecordTail,
+    tail: JsonLines,
     result: BenchResult,
     limits: Limits,
     progress: BenchProgress | None,
@@ -219,4 +245,7 @@ def _watch(
                 return
             time.sleep(POLL_SECONDS * 5)
     finally:
-        _kill_group(proc)
+        sandbox.kill_tree(proc.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        forget_child(proc.pid)

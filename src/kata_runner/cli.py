@@ -41,6 +41,7 @@ from kata_runner.statement import Statement
 from kata_runner.workspace import Workspace
 
 EXIT_OK = EXIT_CLEARED = 0
+WRITING_VERBS = frozenset({"start", "run", "watch", "hint", "reset", "give-up"})
 EXIT_NOT_CLEARED, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
@@ -70,6 +71,10 @@ class App:
             self._workspace = Workspace.resolve()
         return self._workspace
 
+    writes = (
+        False  # set by the verbs that write the history (they create its file, never the workspace)
+    )
+
     @property
     def practice(self) -> Practice:
         """The practice loop; the first use prints which workspace it works in."""
@@ -80,11 +85,13 @@ class App:
                 markup=False,
                 soft_wrap=True,
             )
-            self._practice = Practice(self.catalog, self.workspace)
+            self._practice = Practice(self.catalog, self.workspace, creates=self.writes)
         return self._practice
 
     def close(self) -> None:
         if self._practice is not None:
+            for notice in self._practice.take_notices():
+                self.warn(notice)
             self._practice.close()
 
     def warn(self, message: str) -> None:
@@ -135,10 +142,7 @@ def _markdown(app: App, text: str) -> None:
 def cmd_list(app: App, args: argparse.Namespace) -> int:
     from kata_runner.scheduling import kata_stats
 
-    history = None
-    if app.workspace.state_dir.joinpath("history.db").exists():
-        history = app.practice.history
-    stats = {s.slug: s for s in kata_stats(app.catalog, history)} if history else {}
+    stats = {s.slug: s for s in kata_stats(app.catalog, app.practice.history)}
     table = Table(title="katas", title_justify="left", header_style="bold")
     for column in ("kata", "title", "budget", "levels", "requires", "progress"):
         table.add_column(column)
@@ -168,9 +172,7 @@ def cmd_list(app: App, args: argparse.Namespace) -> int:
 def cmd_show(app: App, args: argparse.Namespace) -> int:
     kata = app.kata(args.kata)
     text = kata.statement_path.read_text(encoding="utf-8")
-    session = (
-        app.practice.history.open_session(kata.slug) if app.workspace.state_dir.exists() else None
-    )
+    session = app.practice.history.open_session(kata.slug)
     if session is not None and session.interview:
         text = Statement.parse(text).upto(session.best_level + 1)
     if args.raw:
@@ -187,6 +189,8 @@ def cmd_show(app: App, args: argparse.Namespace) -> int:
 def cmd_start(app: App, args: argparse.Namespace) -> int:
     kata = app.kata(args.kata)
     started = app.practice.start(kata, interview=args.interview)
+    if app.practice.created_workspace:
+        app.err.print(f"created the workspace {app.workspace.path}", markup=False, soft_wrap=True)
     if started.archived:
         app.err.print(
             f"your previous attempt is archived at {started.archived}", markup=False, soft_wrap=True
@@ -293,16 +297,15 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_watch(app: App, args: argparse.Namespace) -> int:
+    from kata_runner.grading import GradingCancelled
     from kata_runner.watch import watch_file
 
     kata = app.kata(args.kata)
     path = app.practice.workspace.attempt_path(kata)
     app.practice.attempt_for(kata)  # a clear error when there is no attempt yet
+    printing = threading.Lock()
 
-    def regrade() -> None:
-        if app.out.is_terminal:
-            app.out.clear()
-        app.err.print(f"watching {path} (Ctrl-C to stop)", style="dim", markup=False)
+    def regrade(cancel: threading.Event) -> None:
         try:
             attempt = read_attempt(kata, path)
         except (
@@ -311,21 +314,24 @@ def cmd_watch(app: App, args: argparse.Namespace) -> int:
             app.warn(str(exc))
             return
         session = app.practice.history.open_session(kata.slug)
-        doc_code = _grade_attempt(
-            app,
-            kata,
-            attempt,
-            session,
-            interview=bool(session and session.interview),
-            as_json=False,
-        )
-        if doc_code == EXIT_INTERRUPTED:
-            raise KeyboardInterrupt
+        try:
+            doc, updated, warnings = app.practice.grade(attempt, session, cancel=cancel)
+        except GradingCancelled:
+            return  # a newer save is being graded instead
+        with printing:
+            if app.out.is_terminal:
+                app.out.clear()
+            app.err.print(f"watching {path} (Ctrl-C to stop)", style="dim", markup=False)
+            for warning in warnings:
+                app.warn(warning)
+            interview = bool(session and session.interview)
+            _report_run(app, kata, doc, updated, session, interview)
 
     try:
         watch_file(path, regrade, force_polling=args.poll)
     except KeyboardInterrupt:
         app.err.print("stopped watching", style="dim")
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
@@ -437,16 +443,16 @@ def cmd_history(app: App, args: argparse.Namespace) -> int:
     kata = app.kata(args.kata)
     history = app.practice.history
     if args.show is not None:
-        row = history.run_source(args.show)
-        if row is None or row["kata"] != kata.slug:
+        row = history.run_source(kata.slug, args.show)
+        if row is None:
             raise UsageError(
                 f"no run {args.show} for {kata.slug}; `kata history {kata.slug}` lists them"
             )
         app.out.file.write(row["source"])
         return EXIT_OK
     if args.archive is not None:
-        row = history.archived_source(args.archive)
-        if row is None or row["kata"] != kata.slug:
+        row = history.archived_source(kata.slug, args.archive)
+        if row is None:
             raise UsageError(
                 f"no archive {args.archive} for {kata.slug}; `kata history {kata.slug}` lists them"
             )
@@ -475,7 +481,8 @@ def cmd_history(app: App, args: argparse.Namespace) -> int:
         for row in archives:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["archived_at"]))
             app.out.print(
-                f"  archive {row['id']}  {when}  on {row['reason']}  {row['path']}", markup=False
+                f"  archive {row['number']}  {when}  on {row['reason']}  {row['path']}",
+                markup=False,
             )
     app.out.print(
         f"`kata history {kata.slug} --show N` prints the source of run N; --archive N an archive",
@@ -494,7 +501,9 @@ def _print_run(app: App, run: Any) -> None:
             verdict += f" ({run['reason']})"
     at = f" at {clock(run['elapsed_seconds'])}" if run["elapsed_seconds"] is not None else ""
     over = " over time" if run["over_budget"] else ""
-    app.out.print(f"  run {run['id']}  {when}{at}{over}  {verdict}  {run['file']}", markup=False)
+    app.out.print(
+        f"  run {run['number']}  {when}{at}{over}  {verdict}  {run['file']}", markup=False
+    )
 
 
 def cmd_compare(app: App, args: argparse.Namespace) -> int:
@@ -764,6 +773,7 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
         # Ctrl-C (or a script's SIGINT) must still stop grading cleanly.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     app = app or App()
+    app.writes = args.verb in WRITING_VERBS or bool(getattr(args, "reveal", False))
     try:
         return int(args.handler(app, args))
     except KataError as exc:

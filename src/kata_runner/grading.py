@@ -1,24 +1,31 @@
-"""Grade one attempt: run the hidden suite in child processes, watch them, collect their records.
+"""Grade one attempt: start a grading child, hand it the tests one by one, watch, collect its records.
 
 The parent never imports the attempt. It checks the syntax itself, copies the source into a fresh
-temporary directory, and runs `kata_runner.child` there in its own session with resource limits.
-It reads the harness records as they are written, and enforces the hard limits itself: a test in
-flight past its limit plus a grace period, the whole-run cap, and the output cap all end in
-`killpg(SIGKILL)`. If a child dies or is killed with tests left, a new child runs the rest, so one
-crash or hang never loses the other verdicts. Classification is `verdicts.classify`'s job.
+run directory, and starts `kata_runner.child` there in its own session, confined and limited (see
+`harness.py` for the child's side). The child forks one process per test; up to `jobs` run at once.
+The parent owns every verdict:
+
+- records come over a signed channel (`channel.py`); a forged, duplicated or reordered record, a
+  canary with the wrong outcome, or a changed reference in the child's snapshot is
+  `tampering_suspected`;
+- per-test limits count the attempt's own CPU time (enforced in the child); the parent adds a
+  wall-clock backstop per test at a generous multiple, kills a test that prints past the output
+  cap, and ends the run at the run cap;
+- after a test hangs or crashes in a function of the attempt, later tests of that level or above
+  that use the same function are not run (`verdicts.py` applies the same rule to every schedule, so
+  the number of jobs never changes a verdict);
+- at the end the child and every descendant, daemons included, are killed (`sandbox.kill_tree`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import shutil
 import signal
+import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -27,30 +34,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from kata_runner import verdicts
+from kata_runner import channel, sandbox, verdicts
 from kata_runner.catalog import Kata, Limits
 from kata_runner.errors import UsageError
 
 POLL_SECONDS = 0.02
-KILL_GRACE_SECONDS = 2.5
-LINGER_SECONDS = 1.0
+DUMP_GRACE_SECONDS = 0.3
+MAX_SOURCE_BYTES = 1024 * 1024
+IMPORT_CPU_SECONDS = 20.0
+BACKSTOP_MULTIPLE, BACKSTOP_SLACK = 6.0, 30.0  # wall-clock backstop per test: 6 x limit + 30 s
+MAX_JOBS = 4
 
 Progress = Callable[[int, int, str | None], None]
 
+_children_lock = threading.Lock()
+_our_children: set[int] = (
+    set()
+)  # every child process any grading or benchmark of this process started
 
-@dataclass
-class ChildRun:
-    """What one grading child left behind."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
-    returncode: int | None = None
-    killed_for: str | None = (
-        None  # test_timeout, import_timeout, run_timeout, output_limit, interrupted
-    )
-    in_flight: str | None = None
-    crash_text: str = ""
-    output: str = ""
-    startup_seconds: float | None = None
+def register_child(pid: int) -> None:
+    with _children_lock:
+        _our_children.add(pid)
+
+
+def forget_child(pid: int) -> None:
+    with _children_lock:
+        _our_children.discard(pid)
+
+
+def sweep_orphans() -> list[int]:
+    """Kill children of this process we did not start: orphans of attempts, re-parented to us
+    because `kata` is a subreaper. Returns their pids."""
+    me = os.getpid()
+    with _children_lock:
+        known = set(_our_children)
+    orphans = [p for p in sandbox.descendants(me) if p not in known and sandbox.parent_of(p) == me]
+    for pid in orphans:
+        sandbox.kill_tree(pid)
+    sandbox.reap(orphans)
+    return orphans
+
+
+# ---------------------------------------------------------------------------------------------
+# The attempt
 
 
 @dataclass
@@ -67,41 +94,107 @@ class Attempt:
 
 
 def read_attempt(kata: Kata, path: Path) -> Attempt:
-    """Read the file to grade; UsageError with a one-line fix when it cannot be read."""
-    if not path.exists():
-        raise UsageError(f"{path} does not exist")
-    if not path.is_file():
-        raise UsageError(f"{path} is not a file")
+    """Read the file to grade; UsageError with a one-line fix when it is not a readable source file."""
     try:
-        source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; save it as UTF-8 and run again") from None
+        info = path.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist") from None
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            raise UsageError(f"{path} is a symlink loop; point it at a real file") from None
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{path} is a directory; give the path of a .py file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(
+            f"{path} is not a regular file (a pipe or a device?); save your code to a file"
+        )
+    if info.st_size > MAX_SOURCE_BYTES:
+        raise UsageError(
+            f"{path} is {info.st_size / 2**20:.1f} MiB; an attempt is at most "
+            f"{MAX_SOURCE_BYTES // 2**20} MiB of source"
+        )
+    try:
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if b"\x00" in data:
+        raise UsageError(f"{path} contains NUL bytes: it is not a text file; save it as UTF-8 text")
+    try:
+        source = data.decode("utf-8-sig")  # a BOM, as some Windows editors write it, is fine
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; save it as UTF-8 and run again") from None
     return Attempt(kata, source, str(path))
 
 
+# ---------------------------------------------------------------------------------------------
+# Parent-side state of a run
+
+
+@dataclass
+class TestState:
+    """What the parent learned about one test."""
+
+    index: int
+    nodeid: str
+    name: str
+    level: int
+    limit: float
+    uses: frozenset[str]
+    pid: int | None = None
+    spawned_at: float | None = None
+    record: dict[str, Any] | None = None
+    canaries: list[dict[str, Any]] = field(default_factory=list)
+    tamper: list[str] | None = None
+    exit_signal: int | None = None
+    exit_code: int | None = None
+    exited: bool = False
+    killed_for: str | None = None  # "timeout", "output", "run_timeout", "interrupted"
+    crash_text: str = ""
+    label: str | None = None
+    skipped: bool = False
+    canaries_run: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None and not self.exited
+
+
+@dataclass
+class RunState:
+    """Everything learned from the child of one run; `verdicts` turns it into the document."""
+
+    tests: list[TestState] = field(default_factory=list)
+    collected: bool = False
+    import_failure: str | None = None
+    harness_problem: str | None = None
+    tampering: str | None = None
+    run_timed_out: bool = False
+    interrupted: bool = False
+    cancelled: bool = False
+    output_limited: bool = False
+    confinement: dict[str, Any] | None = None
+    startup_seconds: float | None = None
+    import_cpu: float | None = None
+    leftover_processes: int = 0
+    ended: bool = False
+
+
 class _OutputReader(threading.Thread):
-    """Drains the child's stdout+stderr, keeping the head and tail, and flags the output cap."""
+    """Drains the child's own stdout+stderr (not the tests': those go to files), keeping head and tail."""
 
     def __init__(self, stream: IO[bytes], cap: int) -> None:
         super().__init__(daemon=True)
         self.stream, self.cap = stream, cap
         self.total, self.head, self.tail = 0, bytearray(), bytearray()
-        self.over = threading.Event()
 
     def run(self) -> None:
-        while (
-            chunk := self.stream.read1(65536)
-            if hasattr(self.stream, "read1")
-            else self.stream.read(65536)
-        ):
-            self.total += len(chunk)
-            if len(self.head) < 16384:
-                self.head += chunk[: 16384 - len(self.head)]
-            self.tail = (self.tail + chunk)[-16384:]
-            if self.total > self.cap:
-                self.over.set()
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := self.stream.read1(65536):  # type: ignore[attr-defined]
+                self.total += len(chunk)
+                if len(self.head) < 16384:
+                    self.head += chunk[: 16384 - len(self.head)]
+                self.tail = (self.tail + chunk)[-16384:]
 
     def text(self) -> str:
         if self.total <= len(self.head):
@@ -109,281 +202,390 @@ class _OutputReader(threading.Thread):
         return self.head.decode(errors="replace") + "\n...\n" + self.tail.decode(errors="replace")
 
 
-class _RecordTail:
-    """Reads complete JSON lines appended to the records file since the last call."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.offset, self.partial = path, 0, b""
-
-    def read(self) -> list[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()
-        records = []
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and "type" in record:
-                records.append(record)
-        return records
-
-
-def _child_env(run_dir: Path) -> dict[str, str]:
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": str(run_dir / "home"),
-        "TMPDIR": str(run_dir / "tmp"),
-        "PYTHONPATH": package_parent,
-        "PYTHONHASHSEED": "0",
-        "PYTHONBREAKPOINT": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONIOENCODING": "utf-8",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "HYPOTHESIS_STORAGE_DIRECTORY": str(run_dir / "hypothesis"),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "NO_COLOR": "1",
-    }
+def default_jobs() -> int:
+    """`KATA_JOBS` if set, else the number of cores, at most 4."""
+    configured = os.environ.get("KATA_JOBS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(MAX_JOBS, os.cpu_count() or 1))
 
 
 class _Run:
-    """One `grade()` call: the temporary directory, the deadline and the children it starts."""
+    """One `grade()` call: the run directory, the child, the schedule and the backstops."""
 
-    def __init__(self, attempt: Attempt, limits: Limits, progress: Progress | None) -> None:
-        self.attempt, self.limits, self.progress = attempt, limits, progress
+    def __init__(
+        self,
+        attempt: Attempt,
+        limits: Limits,
+        jobs: int,
+        progress: Progress | None,
+        cancel: threading.Event | None,
+        confine: bool,
+    ) -> None:
+        self.attempt, self.limits, self.jobs = attempt, limits, max(1, jobs)
         self.kata = attempt.kata
+        self.progress, self.cancel, self.confine = progress, cancel, confine
+        self.state = RunState()
         self.started = time.monotonic()
         self.deadline = self.started + limits.run_seconds
-        self.dir = Path(tempfile.mkdtemp(prefix=f"kata-{self.kata.slug}-"))
-        for sub in ("work", "attempt", "home", "tmp", "hypothesis"):
-            (self.dir / sub).mkdir()
-        self.attempt_copy = self.dir / "attempt" / f"{self.kata.slug}.py"
+        self.dir = sandbox.RunDirectory.create(self.kata.slug)
+        self.attempt_copy = self.dir.path / "attempt" / f"{self.kata.slug}.py"
         self.attempt_copy.write_text(attempt.source, encoding="utf-8")
-        (self.dir / "pytest.ini").write_text("[pytest]\n")
-        self.children = 0
+        (self.dir.path / "pytest.ini").write_text("[pytest]\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.queue: list[int] = []
+        self.sent: set[int] = set()
+        self.import_started: float | None = None
 
-    def command(self, records: Path, crash: Path, only: Path | None) -> list[str]:
-        memory = self.limits.memory_bytes or 0
-        cpu = int(self.limits.run_seconds + 10)
-        cmd = [
-            sys.executable,
-            "-P",
-            "-B",
-            "-m",
-            "kata_runner.child",
-            "--run-dir",
-            str(self.dir),
-            "--memory-bytes",
-            str(memory),
-            "--cpu-seconds",
-            str(cpu),
-            "--crash-file",
-            str(crash),
+    # ---- the child ------------------------------------------------------------------------------
+
+    def command(self, channel_fd: int) -> list[str]:
+        suite = self.kata.suite_path
+        canaries = Path(__file__).resolve().parent / "canaries.py"
+        return [
+            sys.executable, "-P", "-B", "-m", "kata_runner.child",
+            "--parent", str(os.getpid()),
+            "--memory-bytes", str(self.limits.memory_bytes or 0),
+            "--crash-file", str(self.dir.path / "crash-root.txt"),
             "--",
-            "-c",
-            str(self.dir / "pytest.ini"),
-            "--rootdir",
-            str(self.kata.suite_path.parent),
-            "--confcutdir",
-            str(self.kata.suite_path.parent),
+            "-c", str(self.dir.path / "pytest.ini"),
+            "--rootdir", str(suite.parent),
+            "--confcutdir", str(suite.parent),
             "--import-mode=importlib",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:faulthandler",
-            "-p",
-            "no:randomly",
-            "-p",
-            "kata_runner.pytest_plugin",
-            "-p",
-            "kata_runner.harness",
-            "-p",
-            "_hypothesis_pytestplugin",
-            "-q",
-            "--no-header",
-            "-rN",
-            "--tb=no",
-            "-W",
-            "ignore",
-            "--kata-impl",
-            str(self.attempt_copy),
-            "--kata-records",
-            str(records),
-            "--kata-names",
-            ",".join(self.kata.public_names),
-            "--kata-timeout",
-            str(self.limits.per_test_seconds),
-            "--kata-display-path",
-            self.attempt.display_path,
-        ]
-        if only is not None:
-            cmd += ["--kata-only", str(only)]
-        return [*cmd, str(self.kata.suite_path)]
+            "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:randomly",
+            "-p", "no:terminal", "-p", "no:logging", "-p", "no:warnings",
+            "-p", "kata_runner.pytest_plugin", "-p", "kata_runner.harness",
+            "-p", "_hypothesis_pytestplugin",
+            "-s", "-W", "ignore",
+            "--kata-channel-fd", str(channel_fd),
+            str(suite), str(canaries),
+        ]  # fmt: skip
 
-    def run_child(
-        self, only: list[str] | None, test_limits: dict[str, float], done: int, total: int
-    ) -> ChildRun:
-        index = self.children
-        self.children += 1
-        records_path = self.dir / f"records-{index}.jsonl"
-        crash_path = self.dir / f"crash-{index}.txt"
-        only_path = None
-        if only is not None:
-            only_path = self.dir / f"only-{index}.txt"
-            only_path.write_text("\n".join(only))
-        proc = subprocess.Popen(
-            self.command(records_path, crash_path, only_path),
-            cwd=self.dir / "work",
-            env=_child_env(self.dir),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-        assert proc.stdout is not None
-        reader = _OutputReader(proc.stdout, self.limits.output_bytes)
-        reader.start()
-        tail = _RecordTail(records_path)
-        result = ChildRun()
-        spawned = time.monotonic()
-        phase_started = spawned
-        in_import = False
-        ended_at: float | None = None
+    def start_message(self, key: bytes) -> dict[str, Any]:
+        return {
+            "cmd": "start",
+            "key": key.hex(),
+            "attempt": str(self.attempt_copy),
+            "display": self.attempt.display_path,
+            "names": list(self.kata.public_names),
+            "run_dir": str(self.dir.path),
+            "confine": self.confine,
+            "deny": [
+                str(p)
+                for p in sandbox.catalogue_paths_to_deny(
+                    self.kata.directory.parent,
+                    self.kata.solution_path.parent,
+                    self.kata.suite_path.parent,
+                )
+            ],
+            "limits": {
+                "per_test_seconds": self.limits.per_test_seconds,
+                "import_cpu_seconds": IMPORT_CPU_SECONDS,
+                "run_cpu_seconds": self.limits.run_seconds + 30,
+            },
+        }
+
+    def execute(self) -> RunState:
+        parent_sock, child_sock = channel.socket_pair()
+        key = channel.new_key()
         try:
-            while True:
-                now = time.monotonic()
-                for record in tail.read():
-                    result.records.append(record)
-                    kind = record["type"]
-                    if kind == "collected":
-                        result.startup_seconds = now - spawned
-                        in_import, phase_started = True, now
-                    elif kind == "import":
-                        in_import = False
-                    elif kind == "start":
-                        result.in_flight, phase_started = record["nodeid"], now
-                        if self.progress:
-                            self.progress(done, total, record["nodeid"])
-                    elif kind == "test":
-                        result.in_flight = None
-                        done += 1
-                        if self.progress:
-                            self.progress(done, total, None)
-                    elif kind == "end":
-                        ended_at = now
-                if proc.poll() is not None:
-                    result.records.extend(tail.read())
-                    break
-                if reader.over.is_set():
-                    result.killed_for = "output_limit"
-                elif (
-                    result.in_flight is not None
-                    and now - phase_started
-                    > test_limits.get(result.in_flight, self.limits.per_test_seconds)
-                    + KILL_GRACE_SECONDS
-                ):
-                    result.killed_for = "test_timeout"
-                elif (
-                    in_import
-                    and now - phase_started > self.limits.per_test_seconds + KILL_GRACE_SECONDS
-                ):
-                    result.killed_for = "import_timeout"
-                elif now > self.deadline:
-                    result.killed_for = "run_timeout"
-                elif ended_at is not None and now - ended_at > LINGER_SECONDS:
-                    result.killed_for = "lingering"
-                if result.killed_for:
-                    _kill_group(proc)
-                    result.records.extend(tail.read())
-                    break
-                time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            result.killed_for = "interrupted"
-            _kill_group(proc)
-            result.records.extend(tail.read())
-        finally:
-            _kill_group(proc)  # also reaps anything the attempt started in the child's group
-            reader.join(timeout=1.0)
-        result.returncode = proc.returncode
-        result.output = reader.text()
-        try:
-            crash = crash_path.read_text(errors="replace")[-8000:]
-            result.crash_text = _user_crash_lines(
-                crash, str(self.attempt_copy), self.attempt.display_path
+            self.proc = subprocess.Popen(
+                self.command(child_sock.fileno()),
+                cwd=self.dir.path / "work",
+                env=sandbox.child_env(self.dir.path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(child_sock.fileno(),),
             )
-        except OSError:
-            result.crash_text = ""
-        return result
+        finally:
+            child_sock.close()
+        register_child(self.proc.pid)
+        self.dir.record_owner(self.proc.pid)
+        assert self.proc.stdout is not None
+        output = _OutputReader(self.proc.stdout, self.limits.output_bytes)
+        output.start()
+        reader = channel.RecordReader(parent_sock, key)
+        try:
+            channel.send_command(parent_sock, self.start_message(key))
+            self.watch(reader, parent_sock)
+        except KeyboardInterrupt:
+            self.state.interrupted = True
+        finally:
+            self.finish(parent_sock)
+            output.join(timeout=1.0)
+        if reader.tampering:
+            self.state.tampering = self.state.tampering or reader.tampering
+        if not self.state.collected and not self.state.harness_problem:
+            tail = "\n".join(output.text().strip().splitlines()[-8:])
+            self.state.harness_problem = (
+                "the grading process stopped before the suite was collected"
+                + (f":\n{tail}" if tail else "")
+            )
+        return self.state
+
+    def finish(self, sock: Any) -> None:
+        """Stop the child and everything it left, daemons included; remove the run directory."""
+        with contextlib.suppress(OSError):
+            channel.send_command(sock, {"cmd": "stop"})
+        if self.proc is not None:
+            if self.all_settled():  # the child ends by itself after `stop`
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=1.0)
+            tests = {t.pid for t in self.state.tests if t.running}
+            leftovers = sandbox.kill_tree(self.proc.pid)
+            self.state.leftover_processes += len([p for p in leftovers if p not in tests])
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+            forget_child(self.proc.pid)
+        self.state.leftover_processes += len(sweep_orphans())
+        with contextlib.suppress(OSError):
+            sock.close()
+        self.dir.remove()
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def watch(self, reader: channel.RecordReader, sock: Any) -> None:
+        state = self.state
+        spawned_at = time.monotonic()
+        assert self.proc is not None
+        while True:
+            now = time.monotonic()
+            for record in reader.read():
+                self.absorb(record, now, spawned_at, sock)
+            if reader.tampering:
+                state.tampering = reader.tampering
+                return
+            if state.tampering or state.import_failure or state.harness_problem:
+                return
+            if self.cancel is not None and self.cancel.is_set():
+                state.cancelled = True
+                return
+            if self.proc.poll() is not None:
+                for record in reader.read():
+                    self.absorb(record, now, spawned_at, sock)
+                self.child_died()
+                return
+            if state.collected and self.all_settled():
+                return
+            if now > self.deadline:
+                state.run_timed_out = True
+                for test in state.tests:
+                    if test.running:
+                        test.killed_for = "run_timeout"
+                return
+            self.backstops(now)
+            reader.wait(POLL_SECONDS)
+
+    def absorb(self, record: dict[str, Any], now: float, spawned_at: float, sock: Any) -> None:
+        state = self.state
+        kind, stream = record.get("type"), record["stream"]
+        if stream == "root":
+            if kind == "collected" and not state.collected:
+                state.collected = True
+                state.startup_seconds = now - spawned_at
+                for index, test in enumerate(record["tests"]):
+                    state.tests.append(
+                        TestState(
+                            index=index,
+                            nodeid=test["nodeid"],
+                            name=test["name"],
+                            level=test["level"],
+                            limit=test.get("timeout") or self.limits.per_test_seconds,
+                            uses=frozenset(test.get("uses", [])),
+                        )
+                    )
+                self.queue = list(range(len(state.tests)))
+                self.import_started = now
+            elif kind == "confined":
+                state.confinement = {
+                    "abi": record.get("abi", 0),
+                    "reason": record.get("reason", ""),
+                }
+            elif kind == "import":
+                self.import_started = None
+                if not record.get("ok"):
+                    state.import_failure = record["message"]
+                else:
+                    state.import_cpu = record.get("cpu_s")
+                    self.schedule(sock)
+            elif kind == "spawned":
+                test = self.test_at(record.get("index"))
+                if test is not None and test.index in self.sent and test.pid is None:
+                    test.pid, test.spawned_at = int(record["pid"]), now
+            elif kind == "exit":
+                test = self.test_at(record.get("index"))
+                if test is not None:
+                    test.exited = True
+                    test.exit_signal, test.exit_code = record.get("signal"), record.get("code")
+                    self.read_leftovers(test)
+                    if self.progress:
+                        self.progress(self.settled_count(), len(state.tests), None)
+                    self.schedule(sock)
+            elif kind == "end":
+                state.ended = True
+            return
+        test = self.test_at(record.get("index"))
+        if test is None or stream != f"w{test.index}" or test.index not in self.sent:
+            state.tampering = (
+                state.tampering or f"a record came from a test process we did not start ({stream})"
+            )
+            return
+        if kind in ("start", "test") and record.get("nodeid") != test.nodeid:
+            state.tampering = state.tampering or f"test {test.index} reported as another test"
+            return
+        if kind == "start":
+            if self.progress:
+                self.progress(self.settled_count(), len(state.tests), test.nodeid)
+        elif kind == "test":
+            if test.record is not None:
+                state.tampering = state.tampering or f"two results for one test ({test.name})"
+            test.record = record
+        elif kind == "canary":
+            test.canaries.append(record)
+        elif kind == "done":
+            test.tamper = list(record.get("tamper") or [])
+            test.canaries_run = int(record.get("canaries") or 0)
+
+    def test_at(self, index: Any) -> TestState | None:
+        if isinstance(index, int) and 0 <= index < len(self.state.tests):
+            return self.state.tests[index]
+        return None
+
+    def settled_count(self) -> int:
+        return sum(1 for t in self.state.tests if t.exited or t.skipped)
+
+    def all_settled(self) -> bool:
+        return (
+            bool(self.state.tests)
+            and all(t.exited or t.skipped for t in self.state.tests)
+            and not self.queue
+        )
+
+    def schedule(self, sock: Any) -> None:
+        """Start tests in order, up to `jobs` at once; skip those a hang or crash already decided."""
+        running = sum(1 for t in self.state.tests if t.index in self.sent and not t.exited)
+        while self.queue and running < self.jobs:
+            index = self.queue.pop(0)
+            test = self.state.tests[index]
+            if verdicts.poisoned_by(test, self.state.tests) is not None:
+                test.skipped = True
+                continue
+            channel.send_command(sock, {"cmd": "run", "index": index})
+            self.sent.add(index)
+            running += 1
+
+    def read_leftovers(self, test: TestState) -> None:
+        """The crash dump and the name in flight, for a test process that died or was killed."""
+        if test.record is not None and test.exit_signal is None and test.exit_code == 0:
+            return
+        with contextlib.suppress(OSError):
+            dump = (self.dir.path / f"crash-{test.index}.txt").read_text(errors="replace")[-8000:]
+            test.crash_text = verdicts.user_crash_lines(
+                dump, str(self.attempt_copy), self.attempt.display_path
+            )
+        with contextlib.suppress(OSError):
+            raw = (self.dir.path / f"inflight-{test.index}").read_bytes()
+            test.label = raw.decode(errors="replace").strip() or None
+
+    def backstops(self, now: float) -> None:
+        """Wall-clock and output backstops per running test, and the import's."""
+        state = self.state
+        if self.import_started is not None:
+            if now - self.import_started > IMPORT_CPU_SECONDS * BACKSTOP_MULTIPLE + BACKSTOP_SLACK:
+                state.import_failure = (
+                    "your file did not finish importing within "
+                    f"{IMPORT_CPU_SECONDS * BACKSTOP_MULTIPLE + BACKSTOP_SLACK:g} s (it kept "
+                    "waiting: a blocking call at module level?)"
+                )
+            return
+        for test in state.tests:
+            if not test.running or test.killed_for or test.spawned_at is None or test.pid is None:
+                continue
+            if now - test.spawned_at > test.limit * BACKSTOP_MULTIPLE + BACKSTOP_SLACK:
+                test.killed_for = "timeout"
+                self.kill_test(test)
+                continue
+            try:
+                size = (self.dir.path / f"output-{test.index}.txt").stat().st_size
+            except OSError:
+                continue
+            if size > self.limits.output_bytes:
+                test.killed_for = "output"
+                state.output_limited = True
+                self.kill_test(test)
+
+    def kill_test(self, test: TestState) -> None:
+        assert test.pid is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(test.pid, signal.SIGUSR1)  # faulthandler dumps where it is, for the message
+        time.sleep(DUMP_GRACE_SECONDS)
+        sandbox.kill_tree(test.pid)
+
+    def child_died(self) -> None:
+        """The root child died before the end: what that means depends on how far it got."""
+        state = self.state
+        assert self.proc is not None
+        code = self.proc.returncode
+        death = verdicts.describe_exit(code)
+        crash = ""
+        with contextlib.suppress(OSError):
+            crash = verdicts.user_crash_lines(
+                (self.dir.path / "crash-root.txt").read_text(errors="replace")[-8000:],
+                str(self.attempt_copy),
+                self.attempt.display_path,
+            )
+        if not state.collected:
+            state.harness_problem = (
+                f"the grading process stopped before the suite was collected: {death}"
+            )
+        elif self.import_started is not None or not any(t.pid for t in state.tests):
+            if state.import_failure is None and not state.tests:
+                state.harness_problem = "the suite collected no tests"
+            elif state.import_failure is None:
+                state.import_failure = f"importing your file ended the Python process: {death}" + (
+                    f"\n{crash}" if crash else ""
+                )
+        else:
+            for test in state.tests:
+                if test.running:
+                    test.exited, test.exit_signal = True, test.exit_signal or signal.SIGKILL
+                    test.crash_text = test.crash_text or crash
+            state.harness_problem = state.harness_problem or (
+                f"the grading process died ({death}) while tests were running"
+            )
 
 
-def _user_crash_lines(text: str, copy_path: str, display_path: str) -> str:
-    """The fatal-error line and the attempt's own frames from a faulthandler dump, under the user's path."""
-    kept = []
-    for line in text.splitlines():
-        if line.startswith("Fatal Python error"):
-            kept.append(line)
-        elif copy_path in line:
-            kept.append("  " + line.strip().replace(copy_path, display_path))
-    return "\n".join(kept[:12])
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+class GradingCancelled(Exception):
+    """`cancel` was set before the run ended: there is no verdict (`kata watch` saw a newer save)."""
 
 
 def grade(
-    attempt: Attempt, *, limits: Limits | None = None, progress: Progress | None = None
+    attempt: Attempt,
+    *,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    cancel: threading.Event | None = None,
+    confine: bool = True,
 ) -> dict[str, Any]:
-    """Grade `attempt` against its kata's hidden suite; return the results document (DESIGN §6)."""
+    """Grade `attempt` against its kata's hidden suite; the results document (DESIGN §6). Raises
+    GradingCancelled when `cancel` is set before the run ends."""
     kata = attempt.kata
     limits = limits or kata.limits
     started = time.monotonic()
+    sandbox.become_subreaper()
+    sandbox.sweep_stale_runs()
     try:
         compile(attempt.source, attempt.display_path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-        return verdicts.results_document(
-            attempt,
-            limits,
-            verdicts.Outcome(limits.per_test_seconds, syntax_error=message),
-            wall_seconds=time.monotonic() - started,
-        )
-    run = _Run(attempt, limits, progress)
-    outcome = verdicts.Outcome(limits.per_test_seconds)
-    try:
-        remaining: list[str] | None = None
-        while True:
-            expected = outcome.expected
-            total = len(expected) if expected else 0
-            child = run.run_child(remaining, outcome.test_limits, len(outcome.records), total)
-            outcome.absorb(child)
-            if outcome.stopped or child.killed_for in {"run_timeout", "interrupted"}:
-                break
-            left = outcome.remaining()
-            if not left or outcome.expected is None:
-                break
-            if time.monotonic() > run.deadline:
-                outcome.run_timed_out = True
-                break
-            remaining = left
-    finally:
-        shutil.rmtree(run.dir, ignore_errors=True)
+        return verdicts.syntax_error_document(attempt, limits, message, time.monotonic() - started)
+    run = _Run(attempt, limits, jobs or default_jobs(), progress, cancel, confine)
+    state = run.execute()
+    if state.cancelled:
+        raise GradingCancelled
     return verdicts.results_document(
-        attempt, limits, outcome, wall_seconds=time.monotonic() - started
+        attempt, limits, state, wall_seconds=time.monotonic() - started
     )

@@ -3,13 +3,23 @@
 Sessions (one try at one kata), graded runs (results document and source text), hints shown,
 reference reveals, and archived attempts. WAL mode, `busy_timeout`, every write in `BEGIN
 IMMEDIATE`, schema versioned with `PRAGMA user_version` and migrated forward in order. Opened only
-by the CLI's process, never by a grading child. A database that SQLite cannot read is moved aside
-(with its -wal and -shm files) and a new one is started, so a corrupt file never blocks grading.
+by the CLI's process, never by a grading child.
+
+How it fails, on purpose:
+- a database that opens but fails `PRAGMA quick_check`, or is not SQLite at all, is moved aside
+  (with its -wal and -shm files), the user is told, and a new one is started;
+- a database that cannot be opened for writing (another owner, a read-only disk) is left alone:
+  reads come from it opened read-only, writes raise StorageError, and grading goes on;
+- a write that fails (disk full, file-size limit) raises StorageError and leaves the file as it was;
+- only a command that writes creates the database: the others see an empty history in memory;
+- runs left `grading` by a `kata` that was killed are marked `interrupted` when it is next opened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -17,10 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from kata_runner.errors import StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CORRUPT_MARKERS = ("file is not a database", "malformed", "quick_check failed")
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE sessions (
@@ -79,6 +91,18 @@ MIGRATIONS: dict[int, str] = {
         source TEXT NOT NULL
     );
     """,
+    2: """
+    ALTER TABLE runs ADD COLUMN number INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_start INTEGER;
+    UPDATE runs SET number = (SELECT COUNT(*) FROM runs AS r WHERE r.kata = runs.kata AND r.id <= runs.id);
+    ALTER TABLE archives ADD COLUMN number INTEGER;
+    UPDATE archives SET number =
+        (SELECT COUNT(*) FROM archives AS a WHERE a.kata = archives.kata AND a.id <= archives.id);
+    ALTER TABLE sessions ADD COLUMN round TEXT NOT NULL DEFAULT 'write';
+    ALTER TABLE sessions ADD COLUMN bug TEXT;
+    CREATE INDEX runs_by_state ON runs (state);
+    """,
 }
 
 
@@ -95,6 +119,8 @@ class Session:
     total_levels: int
     cleared_at: float | None
     over_budget: bool
+    round: str = "write"  # "write", "review" or "refactor"
+    bug: str | None = None  # the bug handed out, in a review round
 
     @property
     def interview(self) -> bool:
@@ -116,12 +142,19 @@ def _session(row: sqlite3.Row) -> Session:
 
 
 class History:
-    """The history database of one workspace."""
+    """The history database of one workspace.
 
-    def __init__(self, directory: Path) -> None:
+    `create=False` (read-only commands): never creates the file; a missing database reads as an
+    empty history. `create=True` (commands that write) creates the file, but only inside an existing
+    folder: only `kata start` creates a workspace.
+    """
+
+    def __init__(self, directory: Path, *, create: bool = True) -> None:
         self.directory = directory
         self.path = directory / "history.db"
+        self.create = create
         self.notices: list[str] = []
+        self.read_only = False
         self._conn: sqlite3.Connection | None = None
 
     # ---- opening ---------------------------------------------------------------------------
@@ -132,37 +165,113 @@ class History:
             self._conn = self._open()
         return self._conn
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def _configure(self, conn: sqlite3.Connection, *, writable: bool) -> sqlite3.Connection:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        if writable:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
+    def _connect(self, mode: str) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path))}?mode={mode}"
+        if mode == "ro" and not os.access(self.directory, os.W_OK):
+            uri += "&immutable=1"  # no -shm can be made beside it: read it as it is
+        # one thread at a time (`kata watch` grades in a thread of its own, never two at once)
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        return self._configure(conn, writable=mode != "ro")
+
     def _open(self) -> sqlite3.Connection:
+        if not self.exists:
+            if not self.create or not self.directory.is_dir():
+                return self._empty()
+            try:
+                conn = self._connect("rwc")
+                self._migrate(conn)
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot create the history {self.path}: {exc}") from None
+            return conn
+        existing = self._open_existing()
+        if existing is None:  # it was damaged and has been moved aside
+            return self._open()
+        return existing
+
+    def _open_existing(self) -> sqlite3.Connection | None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create {self.directory}: {exc.strerror}") from None
+            conn = self._connect("rw")
+        except sqlite3.Error as exc:
+            if any(marker in str(exc) for marker in CORRUPT_MARKERS):
+                return self._damaged(exc)
+            try:
+                conn = self._connect("ro")
+            except sqlite3.Error as error:
+                if any(marker in str(error) for marker in CORRUPT_MARKERS):
+                    return self._damaged(error)
+                raise StorageError(f"cannot open the history {self.path}: {error}") from None
+            self.read_only = True
+            self.notices.append(
+                f"the history {self.path} cannot be written (its owner or the disk forbids it); "
+                "showing it read-only, and new runs are not saved"
+            )
         try:
-            conn = self._connect()
             if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("quick_check failed")
-            self._migrate(conn)
-            return conn
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise StorageError(f"the history database is busy ({exc}); try again") from None
-            moved = self._move_aside()
-            self.notices.append(
-                f"the history database was unreadable ({exc}); moved it to {moved.name} "
-                "and started a new one"
+            conn.close()
+            if not any(marker in str(exc) for marker in CORRUPT_MARKERS):
+                raise StorageError(f"cannot read the history {self.path}: {exc}") from None
+            return self._damaged(exc)
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StorageError(
+                f"{self.path} was written by a newer kata (schema {version}); upgrade kata"
             )
-            conn = self._connect()
-            self._migrate(conn)
+        if self.read_only:
+            if version < SCHEMA_VERSION:  # read an upgraded copy in memory, leave the file alone
+                memory = self._configure(
+                    sqlite3.connect(":memory:", isolation_level=None), writable=False
+                )
+                conn.backup(memory)
+                conn.close()
+                self._migrate(memory)
+                return memory
             return conn
+        try:
+            self._migrate(conn)
+            self._mark_stale_runs(conn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot update the history {self.path}: {exc}") from None
+        return conn
+
+    def _damaged(self, exc: sqlite3.Error) -> sqlite3.Connection | None:
+        """Move a damaged database aside and say so; None means: open (or create) a new one."""
+        if not os.access(self.directory, os.W_OK):
+            raise StorageError(
+                f"the history {self.path} is damaged ({exc}) and cannot be moved aside"
+            ) from None
+        moved = self._move_aside()
+        self.read_only = False
+        self.notices.append(
+            f"the history database was damaged ({exc}); moved it to {moved.name} and started a "
+            "new one"
+        )
+        if not self.create:
+            return self._empty()
+        return None
+
+    def _empty(self) -> sqlite3.Connection:
+        """An empty history in memory: what a read-only command sees before the first `kata start`."""
+        conn = self._configure(sqlite3.connect(":memory:", isolation_level=None), writable=False)
+        self._migrate(conn)
+        return conn
 
     def _move_aside(self) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -175,10 +284,6 @@ class History:
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"{self.path} was written by a newer kata (schema {version}); upgrade kata"
-            )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -191,6 +296,27 @@ class History:
                 conn.execute("ROLLBACK")
                 raise
 
+    def _mark_stale_runs(self, conn: sqlite3.Connection) -> None:
+        """Runs still `grading` whose `kata` process is gone were interrupted (kill -9, a crash)."""
+        from kata_runner.sandbox import start_time
+
+        rows = conn.execute(
+            "SELECT id, owner_pid, owner_start FROM runs WHERE state = 'grading'"
+        ).fetchall()
+        stale = [
+            r["id"]
+            for r in rows
+            if r["owner_pid"] is None or start_time(r["owner_pid"]) != r["owner_start"]
+        ]
+        if stale:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "UPDATE runs SET state = 'interrupted', reason = 'interrupted' "
+                "WHERE id = ? AND state = 'grading'",
+                [(i,) for i in stale],
+            )
+            conn.execute("COMMIT")
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -198,20 +324,30 @@ class History:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken with BEGIN IMMEDIATE so it never fails halfway on a lock."""
+        """One write transaction, taken with BEGIN IMMEDIATE so it never fails halfway on a lock.
+        A failure rolls back: the file is as it was, and StorageError says why."""
         conn = self.conn
+        if self.read_only:
+            raise StorageError(f"the history {self.path} is read-only here")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the history ({exc})") from None
         try:
             yield conn
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise StorageError(f"cannot write the history ({exc})") from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise StorageError(f"cannot write the history ({exc})") from None
 
     # ---- sessions ----------------------------------------------------------------------------
@@ -244,7 +380,15 @@ class History:
         )
 
     def start_session(
-        self, kata: str, mode: str, budget_minutes: int, total_levels: int, now: float
+        self,
+        kata: str,
+        mode: str,
+        budget_minutes: int,
+        total_levels: int,
+        now: float,
+        *,
+        round: str = "write",
+        bug: str | None = None,
     ) -> Session:
         with self.write() as conn:
             conn.execute(
@@ -252,8 +396,9 @@ class History:
                 (now, kata),
             )
             cursor = conn.execute(
-                "INSERT INTO sessions (kata, mode, budget_minutes, started_at, total_levels) VALUES (?, ?, ?, ?, ?)",
-                (kata, mode, budget_minutes, now, total_levels),
+                "INSERT INTO sessions (kata, mode, budget_minutes, started_at, total_levels, round, bug) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kata, mode, budget_minutes, now, total_levels, round, bug),
             )
             session_id = cursor.lastrowid
         assert session_id is not None
@@ -271,15 +416,38 @@ class History:
     def begin_run(
         self, kata: str, session: Session | None, file: str, source: str, sha256: str, now: float
     ) -> int:
-        """Store the source before grading, so an interrupted run still keeps it."""
+        """Store the source before grading, so an interrupted run still keeps it. The run is numbered
+        per kata (run 1, 2, ... of this kata) and owned by this process until it finishes."""
+        from kata_runner.sandbox import start_time
+
+        me = os.getpid()
         with self.write() as conn:
             cursor = conn.execute(
-                "INSERT INTO runs (session_id, kata, graded_at, file, source, source_sha256, state) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'grading')",
-                (session.id if session else None, kata, now, file, source, sha256),
+                "INSERT INTO runs (session_id, kata, graded_at, file, source, source_sha256, state, "
+                "number, owner_pid, owner_start) VALUES (?, ?, ?, ?, ?, ?, 'grading', "
+                "(SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE kata = ?), ?, ?)",
+                (
+                    session.id if session else None,
+                    kata,
+                    now,
+                    file,
+                    source,
+                    sha256,
+                    kata,
+                    me,
+                    start_time(me),
+                ),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def cancel_run(self, run_id: int) -> None:
+        """A grading cancelled before its verdict (`kata watch` saw a newer save): no verdict, source kept."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE runs SET state = 'interrupted', reason = 'cancelled' WHERE id = ?",
+                (run_id,),
+            )
 
     def finish_run(
         self, run_id: int, doc: dict[str, Any], session: Session | None, now: float
@@ -321,16 +489,22 @@ class History:
 
     def runs(self, kata: str) -> list[sqlite3.Row]:
         return self.conn.execute(
-            "SELECT id, session_id, graded_at, file, state, status, reason, cleared_levels, total_levels, "
-            "elapsed_seconds, over_budget FROM runs WHERE kata = ? ORDER BY id",
+            "SELECT id, number, session_id, graded_at, file, state, status, reason, cleared_levels, "
+            "total_levels, elapsed_seconds, over_budget FROM runs WHERE kata = ? ORDER BY id",
             (kata,),
         ).fetchall()
 
-    def run_source(self, run_id: int) -> sqlite3.Row | None:
+    def run_source(self, kata: str, number: int) -> sqlite3.Row | None:
+        """Run `number` of `kata` (numbers count per kata, from 1)."""
         row: sqlite3.Row | None = self.conn.execute(
-            "SELECT id, kata, file, source, graded_at FROM runs WHERE id = ?", (run_id,)
+            "SELECT id, number, kata, file, source, graded_at FROM runs WHERE kata = ? AND number = ?",
+            (kata, number),
         ).fetchone()
         return row
+
+    def run_results(self, run_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT results FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return json.loads(row["results"]) if row and row["results"] else None
 
     def ever_cleared(self, kata: str) -> bool:
         row = self.conn.execute(
@@ -372,19 +546,22 @@ class History:
     def archive(self, kata: str, path: Path, source: str, reason: str, now: float) -> int:
         with self.write() as conn:
             cursor = conn.execute(
-                "INSERT INTO archives (kata, archived_at, reason, path, source) VALUES (?, ?, ?, ?, ?)",
-                (kata, now, reason, str(path), source),
+                "INSERT INTO archives (kata, archived_at, reason, path, source, number) VALUES "
+                "(?, ?, ?, ?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM archives WHERE kata = ?))",
+                (kata, now, reason, str(path), source, kata),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     def archives(self, kata: str) -> list[sqlite3.Row]:
         return self.conn.execute(
-            "SELECT id, archived_at, reason, path FROM archives WHERE kata = ? ORDER BY id", (kata,)
+            "SELECT id, number, archived_at, reason, path FROM archives WHERE kata = ? ORDER BY id",
+            (kata,),
         ).fetchall()
 
-    def archived_source(self, archive_id: int) -> sqlite3.Row | None:
+    def archived_source(self, kata: str, number: int) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.conn.execute(
-            "SELECT id, kata, path, source, archived_at FROM archives WHERE id = ?", (archive_id,)
+            "SELECT id, number, kata, path, source, archived_at FROM archives WHERE kata = ? AND number = ?",
+            (kata, number),
         ).fetchone()
         return row

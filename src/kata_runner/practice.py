@@ -6,6 +6,8 @@ gives up, resets, or starts again. Every graded source goes into the history bef
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ from typing import Any
 
 from kata_runner.catalog import Catalog, Kata
 from kata_runner.errors import StorageError, UsageError
-from kata_runner.grading import Attempt, Progress, grade, read_attempt
+from kata_runner.grading import Attempt, GradingCancelled, Progress, grade, read_attempt
 from kata_runner.history import History, Session
 from kata_runner.statement import Statement
 from kata_runner.workspace import Workspace
@@ -54,17 +56,20 @@ class Started:
 
 
 class Practice:
-    """The practice loop over one workspace and its history."""
+    """The practice loop over one workspace and its history. `creates` is true only for the command
+    that may create the workspace (`kata start`); the others never create anything."""
 
-    def __init__(self, catalog: Catalog, workspace: Workspace) -> None:
+    def __init__(self, catalog: Catalog, workspace: Workspace, *, creates: bool = False) -> None:
         self.catalog = catalog
         self.workspace = workspace
+        self.creates = creates
+        self.created_workspace = False
         self._history: History | None = None
 
     @property
     def history(self) -> History:
         if self._history is None:
-            self._history = self.workspace.history()
+            self._history = self.workspace.history(create=self.creates)
         return self._history
 
     def close(self) -> None:
@@ -75,7 +80,7 @@ class Practice:
 
     def start(self, kata: Kata, *, interview: bool, now: float | None = None) -> Started:
         now = time.time() if now is None else now
-        self.workspace.ensure()
+        self.created_workspace = self.workspace.ensure()
         archived = self.workspace.archive(kata, self.history, "start", now)
         path = self.workspace.restore_stub(kata)
         session = self.history.start_session(
@@ -146,6 +151,7 @@ class Practice:
         *,
         progress: Progress | None = None,
         record: bool = True,
+        cancel: threading.Event | None = None,
     ) -> tuple[dict[str, Any], Session | None, list[str]]:
         """Grade with the history: the source is stored first, the results and the clock after.
 
@@ -154,6 +160,7 @@ class Practice:
         """
         warnings: list[str] = []
         run_id = None
+        storage_problem: str | None = None
         now = time.time()
         if record:
             try:
@@ -166,9 +173,16 @@ class Practice:
                     now,
                 )
             except StorageError as exc:
+                storage_problem = str(exc)
                 warnings.append(f"could not save this run to the history: {exc}")
-            warnings.extend(self._take_notices())
-        doc = grade(attempt, progress=progress)
+            warnings.extend(self.take_notices())
+        try:
+            doc = grade(attempt, progress=progress, cancel=cancel)
+        except GradingCancelled:
+            if run_id is not None:
+                with contextlib.suppress(StorageError):
+                    self.history.cancel_run(run_id)
+            raise
         finished = time.time()
         if session is not None:
             elapsed = session.elapsed(finished)
@@ -184,12 +198,17 @@ class Practice:
             try:
                 session = self.history.finish_run(run_id, doc, session, finished)
             except StorageError as exc:
+                storage_problem = str(exc)
                 warnings.append(f"could not save this run's results to the history: {exc}")
-                if doc["reason"] is None:
-                    doc["reason"], doc["message"] = "storage_error", str(exc)
+        if storage_problem is not None and doc["reason"] is None:
+            doc["reason"], doc["message"] = "storage_error", storage_problem
+        warnings.extend(doc.get("warnings", []))
         return doc, session, warnings
 
-    def _take_notices(self) -> list[str]:
-        notices = list(self.history.notices)
+    def take_notices(self) -> list[str]:
+        """What the history had to tell (moved aside, read-only), once."""
+        if self._history is None:
+            return []
+        notices = list(self._history.notices)
         self.history.notices.clear()
         return notices
