@@ -752,7 +752,11 @@ def check_train(
     expect_unchanged([net.params, net.X, net.y], [params, X, y], ["params", "X", "y"], call=call)
     final, losses = result
     expected_final, expected_losses = torch_train(net, lr, steps, momentum)
-    if not isinstance(losses, list | tuple) or len(losses) != steps:
+    if (
+        not isinstance(losses, list | tuple | np.ndarray)
+        or np.ndim(losses) != 1
+        or len(losses) != steps
+    ):
         fail(
             f"{RULE_LOSSES}: len(losses) == steps",
             call=call,
