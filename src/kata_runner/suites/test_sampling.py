@@ -1151,7 +1151,7 @@ def test_batch_frequencies_match_the_filtered_distribution(impl, logits, tempera
 
 
 @pytest.mark.level(4)
-@pytest.mark.timeout(4)
+@pytest.mark.timeout(6)
 def test_batch_is_vectorised_over_a_million_rows(impl):
     # A loop that makes a few NumPy calls per row costs 10 µs or more per row (10 s or more here);
     # vectorised NumPy draws the million rows in about 0.25 s of CPU time.
