@@ -26,6 +26,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -36,7 +37,7 @@ from typing import IO, Any
 
 from kata_runner import channel, sandbox, verdicts
 from kata_runner.catalog import Kata, Limits
-from kata_runner.errors import UsageError
+from kata_runner.errors import HarnessError, UsageError
 
 POLL_SECONDS = 0.02
 DUMP_GRACE_SECONDS = 0.3
@@ -582,8 +583,18 @@ def grade(
     except (SyntaxError, ValueError) as exc:
         message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
         return verdicts.syntax_error_document(attempt, limits, message, time.monotonic() - started)
-    run = _Run(attempt, limits, jobs or default_jobs(), progress, cancel, confine)
-    state = run.execute()
+    try:
+        run = _Run(attempt, limits, jobs or default_jobs(), progress, cancel, confine)
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot prepare a run directory in {tempfile.gettempdir()} ({exc.strerror}); "
+            "set TMPDIR to a writable folder"
+        ) from None
+    try:
+        state = run.execute()
+    except OSError as exc:
+        run.dir.remove()
+        raise HarnessError(f"cannot start the grading process ({exc.strerror or exc})") from None
     if state.cancelled:
         raise GradingCancelled
     return verdicts.results_document(

@@ -179,14 +179,26 @@ class History:
         return conn
 
     def _connect(self, mode: str) -> sqlite3.Connection:
-        uri = f"file:{quote(str(self.path))}?mode={mode}"
-        if mode == "ro" and not os.access(self.directory, os.W_OK):
-            uri += "&immutable=1"  # no -shm can be made beside it: read it as it is
+        if mode == "ro":
+            try:
+                return self._connect("ro-plain")
+            except sqlite3.Error:
+                mode = "ro-immutable"  # no -shm can be made beside it: read the file as it is
+        uri = f"file:{quote(str(self.path))}?mode={mode.split('-')[0]}"
+        if mode == "ro-immutable":
+            uri += "&immutable=1"
         # one thread at a time (`kata watch` grades in a thread of its own, never two at once)
         conn = sqlite3.connect(
             uri, uri=True, timeout=10.0, isolation_level=None, check_same_thread=False
         )
-        return self._configure(conn, writable=mode != "ro")
+        try:
+            self._configure(conn, writable=not mode.startswith("ro"))
+            if mode == "ro-plain":  # reading a WAL database writes its -shm: find out now
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.Error:
+            conn.close()
+            raise
 
     def _open(self) -> sqlite3.Connection:
         if not self.exists:

@@ -374,3 +374,58 @@ def test_a_workspace_path_that_is_a_file_is_one_clear_line(probe_env, tmp_path):
     result = kata(env, "status")
     assert result.returncode == 2 and "is a file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_watch_cancels_a_slow_grading_when_the_file_is_saved_again(practising):
+    import queue
+    import threading
+
+    workspace = Path(practising["KATA_WORKSPACE"])
+    attempt = workspace / "probe.py"
+    # each test of this version waits ~0.9 s: a whole grading takes many seconds
+    attempt.write_text(
+        "import time\n"
+        + CORRECT.replace("return 2 * x", "time.sleep(0.9)\n    return 2 * x").replace(
+            "return sum(xs)", "time.sleep(0.9)\n    return sum(xs)"
+        )
+    )
+    started = time.monotonic()
+    reference = kata(
+        practising,
+        "run",
+        "probe",
+        "--file",
+        str(Path(practising["KATA_CATALOG"]) / "solutions" / "probe.py"),
+    )
+    own_grading = time.monotonic() - started
+    assert reference.returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kata_runner", "watch", "probe"],
+        env=practising,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        time.sleep(2.0)  # the slow grading is under way
+        attempt.write_text(CORRECT)
+        saved = time.monotonic()
+        seen = []
+        while time.monotonic() - saved < 60:
+            try:
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if "cleared 2 of 2 levels" in line:
+                break
+        else:
+            raise AssertionError("".join(seen))
+        waited = time.monotonic() - saved
+        assert waited < 2 * own_grading + 2, (waited, own_grading)
+    finally:
+        proc.kill()
+        proc.wait()

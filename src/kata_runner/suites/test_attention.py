@@ -31,7 +31,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from kata_runner.testing import call_repr, expect_equal, expect_raises, expect_tensor, fail
+from kata_runner.testing import (
+    call_repr,
+    expect_equal,
+    expect_raises,
+    expect_tensor,
+    fail,
+    returns,
+)
 
 TOLERANCES = {torch.float32: (1e-5, 1e-5), torch.float64: (1e-10, 1e-10)}
 SEEDS = st.integers(0, 2**32 - 1)
@@ -584,13 +591,13 @@ def forward_call(ctor_text: str, x, mask=None, is_causal=False, seed=None) -> st
 
 def check_mha(module, x, H, G, mask=None, is_causal=False, *, call, rule):
     """The module's output against `mha_oracle`, within the tolerance of x's dtype."""
-    expected = mha_oracle(module, x, H, G, mask, is_causal, call)
     if mask is None and not is_causal:
-        actual = module(x)
+        actual = returns(module, x, call=call, rule=rule)
     elif mask is None:
-        actual = module(x, is_causal=True)
+        actual = returns(module, x, is_causal=True, call=call, rule=rule)
     else:
-        actual = module(x, mask, is_causal=is_causal)
+        actual = returns(module, x, mask, is_causal=is_causal, call=call, rule=rule)
+    expected = mha_oracle(module, x, H, G, mask, is_causal, call)
     expect_tensor(actual, expected, call=call, rule=rule, **tol(x.dtype))
 
 
@@ -725,10 +732,20 @@ def test_scores_are_scaled_by_one_over_sqrt_head_dim(impl):
         ((6, 6), False),
         ((2, 1, 1, 6), False),
         ((2, 3, 6, 6), False),
+        ((3, 6, 6), False),
         (None, True),
         ((2, 1, 1, 6), True),
+        ((3, 6, 6), True),
     ],
-    ids=["mask-TT", "key-padding", "mask-BHTT", "is-causal", "key-padding-and-causal"],
+    ids=[
+        "mask-TT",
+        "key-padding",
+        "mask-BHTT",
+        "mask-HTT-per-head",
+        "is-causal",
+        "key-padding-and-causal",
+        "per-head-and-causal",
+    ],
 )
 def test_masks_and_is_causal(impl, mask_shape, is_causal):
     D, H, seed = 12, 3, 34
@@ -786,8 +803,14 @@ def mha_cases(draw, gqa: bool = False):
     B = draw(st.integers(1, 3), label="B")
     T = draw(st.integers(1, 6), label="T")
     bias = draw(st.booleans(), label="bias")
-    mask_kind = draw(st.sampled_from(["none", "TT", "key-padding", "BHTT"]), label="mask")
-    mask_shape = {"none": None, "TT": (T, T), "key-padding": (B, 1, 1, T), "BHTT": (B, H, T, T)}
+    mask_kind = draw(st.sampled_from(["none", "TT", "key-padding", "BHTT", "HTT"]), label="mask")
+    mask_shape = {
+        "none": None,
+        "TT": (T, T),
+        "key-padding": (B, 1, 1, T),
+        "BHTT": (B, H, T, T),
+        "HTT": (H, T, T),
+    }
     is_causal = draw(st.booleans(), label="is_causal")
     return H, G, E, B, T, bias, mask_shape[mask_kind], is_causal, draw(SEEDS)
 

@@ -888,6 +888,42 @@ def test_merged_flag_tracks_merge_and_unmerge(impl):
         )
 
 
+RULE_ONLY_MERGE = (
+    "rule: only merge() and unmerge() change merged and the base weight; train(), eval() and "
+    "forward never do"
+)
+OPERATIONS = ("eval()", "train()", "forward(x)", "merge()", "unmerge()")
+
+
+@pytest.mark.level(3)
+@given(program=st.lists(st.sampled_from(OPERATIONS), min_size=1, max_size=8), seed=seeds)
+def test_merged_and_the_base_weight_change_only_in_merge_and_unmerge(impl, program, seed):
+    case = build(impl, 6, 4, 2, 4.0, seed=seed % 1000)
+    layer = case.layer
+    x = case.x(2)
+    merged, done = False, []
+    merged_weight = case.W + case.B @ case.A * case.scaling
+    for operation in program:
+        if operation == "forward(x)":
+            layer(x)
+        else:
+            getattr(layer, operation.removesuffix("()"))()
+        merged = {"merge()": True, "unmerge()": False}.get(operation, merged)
+        done.append(f"layer.{operation}")
+        expect_equal(
+            getattr(layer, "merged", None),
+            merged,
+            call=f"{case.call}; {'; '.join(done)}; layer.merged",
+            rule=RULE_ONLY_MERGE,
+        )
+        expect_weight(
+            case,
+            merged_weight if merged else case.W,
+            RULE_ONLY_MERGE,
+            "; ".join(f"layer.{o}" for o in done),
+        )
+
+
 @pytest.mark.level(3)
 @given(
     in_=sizes,

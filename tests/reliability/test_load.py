@@ -1,0 +1,137 @@
+"""The same verdict on any run and any load (issue 11): limits count the attempt's own CPU time, the
+suite's own time never decides a verdict, and every random generator is seeded.
+
+Three CPU-bound processes run beside the gradings, each in a session of its own so that the
+scheduler gives each a full share (processes of one session share one).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kata_runner.catalog import Catalog
+from kata_runner.grading import Attempt, grade
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from test_contract import CATALOG, bug_cases  # noqa: E402
+
+HOGS = 3
+
+
+@pytest.fixture(scope="module")
+def cpu_hogs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Three busy loops, each in its own session (so each is its own scheduling group)."""
+    hogs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(HOGS)
+    ]
+    yield hogs
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+
+
+def signature(doc: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """What must not change between gradings: every status and every minimal example."""
+    return [
+        (t["nodeid"], t["status"], (t.get("hypothesis") or {}).get("falsifying_example"))
+        for t in doc["tests"]
+    ]
+
+
+UNNORMALISED = textwrap.dedent(
+    """
+    import numpy as np
+
+
+    def cosine_similarity(a, b):
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if a.ndim != 1 or a.size == 0 or a.shape != b.shape:
+            raise ValueError("need two non-empty vectors of equal length")
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        return 0.0 if na == 0 or nb == 0 else float(np.clip(a @ b / (na * nb), -1, 1))
+
+
+    def cosine_similarity_matrix(A, B):
+        A = np.asarray(A, dtype=np.float64)
+        B = np.asarray(B, dtype=np.float64)
+        return A @ B.T  # forgot to normalise
+    """
+)
+
+SLIPS = {
+    "unnormalised-matrix": UNNORMALISED,
+    "zeros": "import numpy as np\n\ndef cosine_similarity(a, b):\n    return 0.0\n\n"
+    "def cosine_similarity_matrix(A, B):\n    return np.zeros((len(A), len(B)))\n",
+    "constant": "import numpy as np\n\ndef cosine_similarity(a, b):\n    return 0.5\n\n"
+    "def cosine_similarity_matrix(A, B):\n    return np.full((len(A), len(B)), 0.5)\n",
+}
+
+
+def _grade(source: str, name: str, slug: str = "cosine_similarity") -> dict[str, Any]:
+    return grade(Attempt(Catalog().get(slug), source, name), jobs=1)
+
+
+def test_the_unnormalised_matrix_gets_one_verdict_20_times_quiet_and_loaded(request):
+    quiet = [signature(_grade(UNNORMALISED, "unnormalised.py")) for _ in range(10)]
+    hogs = request.getfixturevalue("cpu_hogs")
+    assert all(h.poll() is None for h in hogs)
+    loaded = [signature(_grade(UNNORMALISED, "unnormalised.py")) for _ in range(10)]
+    assert all(s == quiet[0] for s in quiet + loaded)
+    matrix_tests = [(status, example) for nodeid, status, example in quiet[0] if "matrix" in nodeid]
+    assert "fail" in {status for status, _ in matrix_tests}
+    assert {status for status, _ in matrix_tests} <= {"pass", "fail", "not_run"}
+    assert any(example for status, example in matrix_tests if status == "fail")
+
+
+@pytest.mark.parametrize("slip", sorted(SLIPS))
+def test_ordinary_slips_get_the_same_verdict_quiet_and_loaded(slip, cpu_hogs):
+    docs = [_grade(SLIPS[slip], f"{slip}.py") for _ in range(3)]
+    assert len({json.dumps(signature(d)) for d in docs}) == 1
+    assert docs[0]["cleared_levels"] == 0 and docs[0]["reason"] is None
+
+
+def _jobs() -> list[tuple[str, str, str, dict[str, Any] | None]]:
+    jobs = []
+    for kata in CATALOG:
+        jobs.append((kata.slug, "reference", kata.solution_path.read_text(), None))
+        for case in bug_cases(kata.slug):
+            source = case.get("source") or Path(case["path"]).read_text()
+            jobs.append((kata.slug, case["name"], source, case))
+    return jobs
+
+
+def test_every_reference_and_every_bug_keeps_its_verdict_beside_three_cpu_hogs(cpu_hogs):
+    jobs = _jobs()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        docs = list(pool.map(lambda job: _grade(job[2], job[1], job[0]), jobs))
+    problems = []
+    for (slug, name, _, case), doc in zip(jobs, docs, strict=True):
+        if case is None:
+            if doc["status"] != "pass":
+                problems.append(
+                    f"{slug} reference: {doc['status']} {doc['reason']} {doc['message']}"
+                )
+            continue
+        level = case["level"]
+        failing = [t for t in doc["tests"] if t["level"] == level and t["status"] != "pass"]
+        pointed = [t for t in failing if case["message"] in (t["message"] or "")]
+        if not pointed or (
+            "status" in case and case["status"] not in {t["status"] for t in pointed}
+        ):
+            problems.append(f"{slug} {name}: lost its verdict under load ({doc['reason']})")
+    assert not problems, "\n".join(problems)
