@@ -22,7 +22,7 @@ from kata_runner.catalog import Catalog
 from kata_runner.grading import Attempt, grade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from test_contract import CATALOG, bug_cases  # noqa: E402
+from test_contract import CATALOG, bug_cases
 
 HOGS = 3
 
