@@ -250,8 +250,13 @@ def _plain(value: Any, door: Door, label: str, depth: int) -> Any:
     for base, convert in SCALAR_BASES:
         if isinstance(value, base):
             return convert(value)
+    if isinstance(value, tuple) and isinstance(getattr(kind, "_fields", None), tuple):
+        # a namedtuple: plain values in a namedtuple of ours with the same fields
+        items = [_plain(v, door, label, depth + 1) for v in value]
+        record = _record_type(kind.__name__, tuple(map(str, kind._fields)))
+        return record(*items) if record is not None else tuple(items)
     if isinstance(value, (list, tuple, dict, set, frozenset)):
-        # a subclass of a container (a namedtuple, a dict subclass): its plain contents
+        # a subclass of a container (a dict subclass): its plain contents
         base = next(b for b in (dict, list, tuple, set, frozenset) if isinstance(value, b))
         return _plain(base(value), door, label, depth + 1)
     if isinstance(value, BaseException) or (
@@ -291,6 +296,17 @@ def _belongs_to_suite(value: Any, module: str, door: Door) -> bool:
 
 
 _UNSET = object()
+
+
+@functools.lru_cache(maxsize=256)
+def _record_type(name: str, fields: tuple[str, ...]) -> Any:
+    """A namedtuple type of ours (None for field names a namedtuple cannot take)."""
+    import collections
+
+    try:
+        return collections.namedtuple(name, fields)
+    except ValueError:
+        return None
 
 
 def _plain_numpy(value: Any, door: Door, label: str, depth: int) -> Any:

@@ -44,6 +44,8 @@ DUMP_GRACE_SECONDS = 0.3
 MAX_SOURCE_BYTES = 1024 * 1024
 IMPORT_CPU_SECONDS = 20.0
 BACKSTOP_MULTIPLE, BACKSTOP_SLACK = 6.0, 30.0  # wall-clock backstop per test: 6 x limit + 30 s
+IDLE_FRACTION = 0.25  # past the backstop, a test that used less than this share of its limit waited
+RUN_WALL_MULTIPLE = 6.0  # the run's wall-clock backstop: 6 x its CPU-time cap
 MAX_JOBS = 4
 
 Progress = Callable[[int, int, str | None], None]
@@ -228,7 +230,7 @@ class _Run:
         self.progress, self.cancel, self.confine = progress, cancel, confine
         self.state = RunState()
         self.started = time.monotonic()
-        self.deadline = self.started + limits.run_seconds
+        self.deadline = self.started + limits.run_seconds * RUN_WALL_MULTIPLE
         self.dir = sandbox.RunDirectory.create(self.kata.slug)
         self.attempt_copy = self.dir.path / "attempt" / f"{self.kata.slug}.py"
         self.attempt_copy.write_text(attempt.source, encoding="utf-8")
@@ -370,7 +372,7 @@ class _Run:
                 return
             if state.collected and self.all_settled():
                 return
-            if now > self.deadline:
+            if now > self.deadline or self.run_cpu() > self.limits.run_seconds:
                 state.run_timed_out = True
                 for test in state.tests:
                     if test.running:
@@ -490,6 +492,12 @@ class _Run:
             raw = (self.dir.path / f"inflight-{test.index}").read_bytes()
             test.label = raw.decode(errors="replace").strip() or None
 
+    def run_cpu(self) -> float:
+        """CPU seconds the whole run has used so far: the child and every test process."""
+        assert self.proc is not None
+        live = [t.pid for t in self.state.tests if t.running and t.pid is not None]
+        return sandbox.tree_cpu_seconds(self.proc.pid, live)
+
     def backstops(self, now: float) -> None:
         """Wall-clock and output backstops per running test, and the import's."""
         state = self.state
@@ -505,9 +513,11 @@ class _Run:
             if not test.running or test.killed_for or test.spawned_at is None or test.pid is None:
                 continue
             if now - test.spawned_at > test.limit * BACKSTOP_MULTIPLE + BACKSTOP_SLACK:
-                test.killed_for = "timeout"
-                self.kill_test(test)
-                continue
+                # a test still computing is the CPU limits' to stop; one that barely computed waited
+                if (sandbox.cpu_seconds(test.pid) or 0.0) < IDLE_FRACTION * test.limit + 1.0:
+                    test.killed_for = "timeout"
+                    self.kill_test(test)
+                    continue
             try:
                 size = (self.dir.path / f"output-{test.index}.txt").stat().st_size
             except OSError:

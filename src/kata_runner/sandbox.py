@@ -152,6 +152,17 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(root: int, live: list[int]) -> float:
+    """CPU time of `root`, of its children it has reaped, and of the `live` processes given."""
+    fields = stat_fields(root)
+    total = 0.0
+    if fields:
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for pid in live:
+        total += cpu_seconds(pid) or 0.0
+    return total
+
+
 def start_time(pid: int) -> int | None:
     """The kernel's start time of `pid` (clock ticks since boot): with the pid, a unique identity."""
     fields = stat_fields(pid)

@@ -153,7 +153,9 @@ def test_verdict(test: TestState) -> Verdict:
             "printed more than 1 MiB of output, so it was stopped; remove debug prints from loops",
         )
     if test.killed_for == "run_timeout":
-        return Verdict("timeout", "the whole run hit its time limit while this test ran")
+        return Verdict(
+            "timeout", "the whole run used up its CPU time while this test ran (a slow algorithm?)"
+        )
     if test.killed_for == "interrupted":
         return Verdict("not_run", "grading was interrupted")
     if test.exit_signal is not None:
@@ -334,7 +336,7 @@ def results_document(
         status, message = "fail", None
         if state.run_timed_out:
             reason = "total_timeout"
-            message = f"the whole run passed its {limits.run_seconds:g} s limit"
+            message = f"the whole run used more than its {limits.run_seconds:g} s of CPU time"
         elif state.output_limited:
             reason = "output_limit"
         elif statuses and all(s == "not_implemented" for s in statuses):
