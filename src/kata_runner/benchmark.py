@@ -21,7 +21,7 @@ from typing import Any
 
 from kata_runner import sandbox
 from kata_runner.catalog import Kata, Limits
-from kata_runner.grading import POLL_SECONDS, Attempt, forget_child, register_child
+from kata_runner.grading import POLL_SECONDS, Attempt, forget_child, spawn
 
 KILL_GRACE_SECONDS = 2.5
 
@@ -163,7 +163,7 @@ def run_benchmark(
         }
         (run_dir / "spec.json").write_text(json.dumps(spec))
         records_path = run_dir / "records.jsonl"
-        proc = subprocess.Popen(
+        proc = spawn(
             [
                 sys.executable,
                 "-P",
@@ -182,7 +182,6 @@ def run_benchmark(
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        register_child(proc.pid)
         run.record_owner(proc.pid)
         _watch(proc, JsonLines(records_path), result, limits, progress)
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

@@ -56,9 +56,13 @@ _our_children: set[int] = (
 )  # every child process any grading or benchmark of this process started
 
 
-def register_child(pid: int) -> None:
+def spawn(command: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a child process and remember it as ours, atomically with respect to `sweep_orphans`
+    (another thread grading at the same time must never take it for an orphan)."""
     with _children_lock:
-        _our_children.add(pid)
+        proc = subprocess.Popen(command, **popen)
+        _our_children.add(proc.pid)
+    return proc
 
 
 def forget_child(pid: int) -> None:
@@ -72,7 +76,9 @@ def sweep_orphans() -> list[int]:
     me = os.getpid()
     with _children_lock:
         known = set(_our_children)
-    orphans = [p for p in sandbox.descendants(me) if p not in known and sandbox.parent_of(p) == me]
+        orphans = [
+            p for p in sandbox.descendants(me) if p not in known and sandbox.parent_of(p) == me
+        ]
     for pid in orphans:
         sandbox.kill_tree(pid)
     sandbox.reap(orphans)
@@ -292,7 +298,7 @@ class _Run:
         parent_sock, child_sock = channel.socket_pair()
         key = channel.new_key()
         try:
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 self.command(child_sock.fileno()),
                 cwd=self.dir.path / "work",
                 env=sandbox.child_env(self.dir.path),
@@ -304,7 +310,6 @@ class _Run:
             )
         finally:
             child_sock.close()
-        register_child(self.proc.pid)
         self.dir.record_owner(self.proc.pid)
         assert self.proc.stdout is not None
         output = _OutputReader(self.proc.stdout, self.limits.output_bytes)
@@ -512,12 +517,15 @@ class _Run:
         for test in state.tests:
             if not test.running or test.killed_for or test.spawned_at is None or test.pid is None:
                 continue
-            if now - test.spawned_at > test.limit * BACKSTOP_MULTIPLE + BACKSTOP_SLACK:
-                # a test still computing is the CPU limits' to stop; one that barely computed waited
-                if (sandbox.cpu_seconds(test.pid) or 0.0) < IDLE_FRACTION * test.limit + 1.0:
-                    test.killed_for = "timeout"
-                    self.kill_test(test)
-                    continue
+            # past the backstop, a test still computing is the CPU limits' to stop; one that
+            # barely computed was waiting (its own time limits disabled): stop it here
+            if (
+                now - test.spawned_at > test.limit * BACKSTOP_MULTIPLE + BACKSTOP_SLACK
+                and (sandbox.cpu_seconds(test.pid) or 0.0) < IDLE_FRACTION * test.limit + 1.0
+            ):
+                test.killed_for = "timeout"
+                self.kill_test(test)
+                continue
             try:
                 size = (self.dir.path / f"output-{test.index}.txt").stat().st_size
             except OSError:
