@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from kata_runner.attempt import Attempt, read_attempt
 from kata_runner.catalog import Catalog
 from kata_runner.cli import App, main
-from kata_runner.grading import Attempt, grade, read_attempt
+from kata_runner.grading import grade
 from kata_runner.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -108,7 +109,9 @@ class Gradings:
                 if isinstance(what, Path)
                 else Attempt(kata, what, f"{slug} {name}")
             )
-            self.futures[(slug, name)] = self.pool.submit(grade, attempt)
+            self.futures[(slug, name)] = self.pool.submit(
+                lambda a=attempt: grade(a, jobs=1).to_json()
+            )
 
     def __call__(self, slug: str, name: str) -> dict[str, Any]:
         return self.futures[(slug, name)].result()

@@ -34,7 +34,7 @@ def test_reference_is_locked_until_every_level_is_cleared(kata_probe, workspace)
 def test_reveal_shows_the_reference_and_is_recorded(kata_probe, workspace):
     kata_probe("start", "probe")
     result = kata_probe("solution", "probe", "--reveal")
-    assert result.code == EXIT_OK and "return sum(xs)" in result.out and "recorded" in result.out
+    assert result.code == EXIT_OK and "return sum(xs)" in result.out and "recorded" in result.err
     row = next(line for line in kata_probe("stats").out.splitlines() if line.startswith("│ probe"))
     assert row.split("│")[6].strip() == "1"  # the "revealed" column
 

@@ -9,6 +9,8 @@ concurrently (one per core) and each test waits for its own.
 
 from __future__ import annotations
 
+import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,55 @@ def test_bug_fails_at_its_level_with_a_pointed_message(graded, slug, case):
 def test_correct_alternative_clears_every_level(graded, slug, case):
     doc = graded(slug, case["file"])
     assert doc["status"] == "pass" and doc["cleared_levels"] == doc["total_levels"], _failures(doc)
+
+
+# ---------------------------------------------------------------------------------------------
+# The documents themselves: a change of the grader or of a suite that is meant to keep every
+# verdict (a refactoring) must keep every results document, timings and versions aside.
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+VOLATILE = ("timing", "runner", "file", "source_sha256", "warnings", "session")
+
+
+def normalised(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document without what may differ between two gradings of the same source: timings, the
+    versions, the path, and where a timed-out test happened to be stopped."""
+    kept = {k: v for k, v in doc.items() if k not in VOLATILE}
+    kept["tests"] = [
+        {
+            **{k: v for k, v in t.items() if k != "duration_ms"},
+            "message": (t["message"] or "").split("\nstopped at:\n")[0].split("\nit was at:\n")[0]
+            if t["status"] == "timeout"
+            else t["message"],
+        }
+        for t in doc["tests"]
+    ]
+    return kept
+
+
+@pytest.mark.parametrize("slug", CATALOG.slugs())
+def test_results_documents_match_the_recorded_ones(graded, slug):
+    """`KATA_GOLDEN=record pytest tests/test_contract.py -k <slug>` records them after a deliberate
+    change of verdicts or messages (say which in the commit)."""
+    golden = GOLDEN_DIR / f"{slug}.json"
+    names = [name for job_slug, name, _ in JOBS if job_slug == slug]
+    current = {name: normalised(graded(slug, name)) for name in names}
+    if os.environ.get("KATA_GOLDEN") == "record":
+        GOLDEN_DIR.mkdir(exist_ok=True)
+        golden.write_text(json.dumps(current, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    assert golden.is_file(), (
+        f"no recorded documents for {slug}: record them (see this test's docstring)"
+    )
+    recorded = json.loads(golden.read_text())
+    assert sorted(recorded) == sorted(current), "the gradings of this kata changed (names differ)"
+    for name in names:
+        if recorded[name] != current[name]:
+            before, after = recorded[name], current[name]
+            changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+            tests = [
+                f"{b['nodeid']}: {b['status']} -> {a['status']}"
+                + (" (message)" if b["message"] != a["message"] else "")
+                for b, a in zip(before.get("tests", []), after.get("tests", []), strict=False)
+                if b != a
+            ]
+            pytest.fail(f"{slug} {name}: {', '.join(changed)} changed\n" + "\n".join(tests[:10]))

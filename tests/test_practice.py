@@ -25,7 +25,10 @@ def test_start_copies_the_stub_prints_the_statement_and_starts_a_session(
     assert result.code == EXIT_OK
     stub = probe_catalog.get("probe").stub_path.read_text()
     assert attempt(workspace).read_text() == stub
-    assert "Level 2: total" in result.out
+    # the introduction and the first level, then where the rest is (not 150 lines of statement)
+    assert "Level 1: double" in result.out and "Level 2: total" not in result.out
+    statement = workspace.path / "probe.md"
+    assert "Level 2: total" in statement.read_text() and str(statement) in result.out
     assert str(attempt(workspace)) in result.out and "25 minutes" in result.out
     status = kata_probe("status")
     assert "probe" in status.out and "practice" in status.out and "0/2" in status.out
@@ -109,12 +112,12 @@ def test_hints_come_in_order_for_the_current_level_and_are_counted(kata_probe, w
     assert (
         "hint 1 for level 1" in first.out
         and "Multiply by two." in first.out
-        and "1 more" in first.out
+        and "1 more" in first.err
     )
     second = kata_probe("hint", "probe")
-    assert "return 2 * x" in second.out and "0 more" in second.out
-    third = kata_probe("hint", "probe")
-    assert third.code == EXIT_USAGE and "no more hints for level 1" in third.err
+    assert "return 2 * x" in second.out and "0 more" in second.err
+    third = kata_probe("hint", "probe")  # a notice, not a usage error
+    assert third.code == EXIT_OK and "no more hints for level 1" in third.out
     attempt(workspace).write_text(LEVEL_ONE_ONLY)
     kata_probe("run", "probe")
     assert "hint 1 for level 2" in kata_probe("hint", "probe").out
@@ -171,9 +174,17 @@ def test_reset_archives_then_restores_the_stub_and_ends_the_session(
 def test_reset_all_resets_every_kata_with_an_attempt(kata_probe, workspace):
     kata_probe("start", "probe")
     attempt(workspace).write_text(CORRECT)
-    assert kata_probe("reset", "--all").code == EXIT_OK
+    assert kata_probe("reset", "--all", "--yes").code == EXIT_OK
     assert "NotImplementedError" in attempt(workspace).read_text()
     assert kata_probe("reset").code == EXIT_USAGE
+
+
+def test_reset_all_without_a_terminal_refuses_unless_told_yes(kata_probe, workspace):
+    kata_probe("start", "probe")
+    attempt(workspace).write_text(CORRECT)
+    refused = kata_probe("reset", "--all")
+    assert refused.code == EXIT_USAGE and "add --yes" in refused.err
+    assert attempt(workspace).read_text() == CORRECT  # nothing reset
 
 
 def test_stats_and_next_after_a_clear(kata_probe, workspace):
@@ -185,7 +196,7 @@ def test_stats_and_next_after_a_clear(kata_probe, workspace):
     stats = kata_probe("stats").out
     row = next(line for line in stats.splitlines() if line.startswith("│ probe"))
     assert "2/2" in row and "0:0" in row
-    assert "1/1 katas cleared" in stats
+    assert "1/1 cleared" in stats
     advice = kata_probe("next").out
     assert "probe" in advice and "not due yet" in advice
     assert "cleared in" in kata_probe("list").out

@@ -7,14 +7,12 @@ correct, so every case also shows that the other tests still get graded.
 from __future__ import annotations
 
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from kata_runner.cli import EXIT_NOT_CLEARED
 
-RUN_CAP_SECONDS = 40  # the probe kata's run_seconds
 TOTAL = "\n\ndef total(xs):\n    return sum(xs)\n"
 
 
@@ -32,10 +30,9 @@ def attempt(tmp_path: Path, double_body: str, *, prelude: str = "", name: str = 
 
 
 def grade(kata_probe, path: Path):
-    started = time.monotonic()
+    # how long it takes depends on the machine's load: the limits count CPU time, so what is
+    # checked is the verdict (the reliability suite measures times against the reference's)
     result = kata_probe("run", "probe", "--file", str(path), "--json")
-    elapsed = time.monotonic() - started
-    assert elapsed < RUN_CAP_SECONDS + 2, f"took {elapsed:.1f} s"
     assert result.doc["status"] != "pass", "a broken attempt must never pass"
     assert result.code == EXIT_NOT_CLEARED, result.err
     return result

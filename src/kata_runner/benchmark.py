@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from kata_runner import sandbox
+from kata_runner.attempt import Attempt
 from kata_runner.catalog import Kata, Limits
-from kata_runner.grading import POLL_SECONDS, Attempt, forget_child, spawn
+from kata_runner.grading import POLL_SECONDS, forget_child, spawn
 
 KILL_GRACE_SECONDS = 2.5
 

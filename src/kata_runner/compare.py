@@ -1,35 +1,32 @@
-"""Compare an attempt with the reference: the reveal rule, the code side by side, verdicts, notes.
+"""Compare an attempt with the reference: the reveal rule, both graded, the timing, the notes.
 
 The reference is shown once the user has cleared every level of the kata in some session, or with
-`--reveal`, which is recorded in the history (and counted by `kata stats`).
+`--reveal`, which is recorded in the history (and counted by `kata stats`). `compare()` does the
+work and returns a `Comparison`; rendering it is `render.py`'s job.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console, RenderableType
-from rich.syntax import Syntax
-from rich.table import Table
-from rich.text import Text
-
+from kata_runner.attempt import Attempt, read_attempt
+from kata_runner.benchmark import BenchProgress, BenchResult, run_benchmark
 from kata_runner.catalog import Kata
 from kata_runner.errors import UsageError
-from kata_runner.grading import Attempt, grade, read_attempt
-from kata_runner.practice import Practice
-from kata_runner.report import STYLE
+from kata_runner.grading import grade
+from kata_runner.history import History
+from kata_runner.results import RunResult
 
-SIDE_BY_SIDE_MIN_WIDTH = 160
 NOTES_HEADING = "Notes\n-----\n"
 
 
-def check_reveal(practice: Practice, kata: Kata, reveal: bool, via: str) -> bool:
-    """Allow showing the reference, recording a reveal when `--reveal` was needed. Returns True if recorded."""
-    history = practice.history
+def check_reveal(history: History, kata: Kata, reveal: bool, via: str) -> bool:
+    """Allow showing the reference, recording a reveal when `--reveal` was needed. Returns True if
+    recorded."""
     if history.ever_cleared(kata.slug):
         return False
     if not reveal:
@@ -52,69 +49,53 @@ def notes(kata: Kata) -> str | None:
     return docstring.split(NOTES_HEADING, 1)[1].strip() or None
 
 
-def code_view(
-    attempt_source: str,
-    attempt_name: str,
-    reference_source: str,
-    console: Console,
-    *,
-    force_diff: bool,
-) -> RenderableType:
-    """Two highlighted columns when the terminal is wide enough, else a unified diff."""
-    if not force_diff and console.width >= SIDE_BY_SIDE_MIN_WIDTH:
-        table = Table(show_header=True, header_style="bold", expand=True, box=None, padding=(0, 1))
-        table.add_column(f"yours ({attempt_name})", ratio=1)
-        table.add_column("reference", ratio=1)
-        table.add_row(
-            Syntax(attempt_source, "python", line_numbers=True, word_wrap=True),
-            Syntax(reference_source, "python", line_numbers=True, word_wrap=True),
-        )
-        return table
-    diff = "".join(
-        difflib.unified_diff(
-            attempt_source.splitlines(keepends=True),
-            reference_source.splitlines(keepends=True),
-            fromfile=f"yours ({attempt_name})",
-            tofile="reference",
-        )
-    )
-    return Syntax(diff or "(identical)\n", "diff", word_wrap=True)
-
-
-def grade_both(kata: Kata, attempt: Attempt) -> tuple[dict[str, Any], dict[str, Any]]:
+def grade_both(kata: Kata, attempt: Attempt) -> tuple[RunResult, RunResult]:
     """Grade the attempt and the reference with the same suite, at the same time."""
     reference = read_attempt(kata, kata.solution_path)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        mine = pool.submit(grade, attempt)
-        theirs = pool.submit(grade, reference)
+        mine = pool.submit(grade, attempt, jobs=1)
+        theirs = pool.submit(grade, reference, jobs=1)
         return mine.result(), theirs.result()
 
 
-def verdict_table(kata: Kata, mine: dict[str, Any], theirs: dict[str, Any]) -> Table:
-    table = Table(
-        header_style="bold", title="verdicts (the same hidden suite)", title_justify="left"
-    )
-    for column in ("level", "", "yours", "reference"):
-        table.add_column(column)
+@dataclass(frozen=True)
+class Comparison:
+    kata: Kata
+    attempt: Attempt
+    revealed: bool
+    mine: RunResult
+    theirs: RunResult
+    benchmark: BenchResult | None
+    not_timed: str | None  # why there is no timing
 
-    def cell(doc: dict[str, Any], number: int) -> Text:
-        tests = [t for t in doc["tests"] if t["level"] == number]
-        passed = sum(1 for t in tests if t["status"] == "pass")
-        symbol, colour = STYLE["pass"] if tests and passed == len(tests) else STYLE["fail"]
-        return Text(f"{symbol} {passed}/{len(tests)}", style=colour)
+    @classmethod
+    def of(
+        cls,
+        kata: Kata,
+        attempt: Attempt,
+        revealed: bool,
+        mine: RunResult,
+        theirs: RunResult,
+        *,
+        bench: bool,
+        timing: BenchProgress | None = None,
+    ) -> Comparison:
+        """Both results, and the attempt timed on the kata's benchmark if it passes level 1."""
+        benchmark, not_timed = None, None
+        if not bench:
+            not_timed = "--no-bench"
+        elif not mine.level_passes(1):
+            not_timed = "your attempt does not pass level 1"
+        else:
+            benchmark = run_benchmark(kata, attempt, progress=timing)
+        return cls(kata, attempt, revealed, mine, theirs, benchmark, not_timed)
 
-    for level in kata.levels:
-        table.add_row(
-            str(level.number), level.title, cell(mine, level.number), cell(theirs, level.number)
-        )
-    table.add_row(
-        "",
-        "cleared",
-        f"{mine['cleared_levels']} of {mine['total_levels']}",
-        f"{theirs['cleared_levels']} of {theirs['total_levels']}",
-    )
-    return table
-
-
-def passes_level_one(doc: dict[str, Any]) -> bool:
-    return bool(doc["levels"]) and doc["levels"][0]["status"] == "pass"
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kata": self.kata.slug,
+            "revealed": self.revealed,
+            "attempt": self.mine.to_json(),
+            "reference": self.theirs.to_json(),
+            "benchmark": self.benchmark.as_json() if self.benchmark else None,
+            "not_timed": self.not_timed,
+        }

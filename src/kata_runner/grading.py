@@ -20,10 +20,8 @@ The parent owns every verdict:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -31,17 +29,19 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from kata_runner import channel, sandbox, verdicts
-from kata_runner.catalog import Kata, Limits
-from kata_runner.errors import HarnessError, UsageError
+from kata_runner.attempt import Attempt
+from kata_runner.catalog import Limits
+from kata_runner.errors import HarnessError
+from kata_runner.outcome import RunState, TestState
+from kata_runner.records import CanaryRecord, TestRecord
+from kata_runner.results import RunResult
 
 POLL_SECONDS = 0.02
 DUMP_GRACE_SECONDS = 0.3
-MAX_SOURCE_BYTES = 1024 * 1024
 IMPORT_CPU_SECONDS = 20.0
 BACKSTOP_MULTIPLE, BACKSTOP_SLACK = 6.0, 30.0  # wall-clock backstop per test: 6 x limit + 30 s
 IDLE_FRACTION = 0.25  # past the backstop, a test that used less than this share of its limit waited
@@ -85,110 +85,6 @@ def sweep_orphans() -> list[int]:
     return orphans
 
 
-# ---------------------------------------------------------------------------------------------
-# The attempt
-
-
-@dataclass
-class Attempt:
-    """The source being graded, read once: what we hash is what we grade."""
-
-    kata: Kata
-    source: str
-    display_path: str
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.source.encode()).hexdigest()
-
-
-def read_attempt(kata: Kata, path: Path) -> Attempt:
-    """Read the file to grade; UsageError with a one-line fix when it is not a readable source file."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise UsageError(f"{path} does not exist") from None
-    except OSError as exc:
-        if exc.errno == 40:  # ELOOP
-            raise UsageError(f"{path} is a symlink loop; point it at a real file") from None
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise UsageError(f"{path} is a directory; give the path of a .py file")
-    if not stat.S_ISREG(info.st_mode):
-        raise UsageError(
-            f"{path} is not a regular file (a pipe or a device?); save your code to a file"
-        )
-    if info.st_size > MAX_SOURCE_BYTES:
-        raise UsageError(
-            f"{path} is {info.st_size / 2**20:.1f} MiB; an attempt is at most "
-            f"{MAX_SOURCE_BYTES // 2**20} MiB of source"
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if b"\x00" in data:
-        raise UsageError(f"{path} contains NUL bytes: it is not a text file; save it as UTF-8 text")
-    try:
-        source = data.decode("utf-8-sig")  # a BOM, as some Windows editors write it, is fine
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; save it as UTF-8 and run again") from None
-    return Attempt(kata, source, str(path))
-
-
-# ---------------------------------------------------------------------------------------------
-# Parent-side state of a run
-
-
-@dataclass
-class TestState:
-    """What the parent learned about one test."""
-
-    index: int
-    nodeid: str
-    name: str
-    level: int
-    limit: float
-    uses: frozenset[str]
-    pid: int | None = None
-    spawned_at: float | None = None
-    record: dict[str, Any] | None = None
-    canaries: list[dict[str, Any]] = field(default_factory=list)
-    tamper: list[str] | None = None
-    exit_signal: int | None = None
-    exit_code: int | None = None
-    exited: bool = False
-    killed_for: str | None = None  # "timeout", "output", "run_timeout", "interrupted"
-    crash_text: str = ""
-    label: str | None = None
-    skipped: bool = False
-    canaries_run: int = 0
-
-    @property
-    def running(self) -> bool:
-        return self.pid is not None and not self.exited
-
-
-@dataclass
-class RunState:
-    """Everything learned from the child of one run; `verdicts` turns it into the document."""
-
-    tests: list[TestState] = field(default_factory=list)
-    collected: bool = False
-    import_failure: str | None = None
-    harness_problem: str | None = None
-    tampering: str | None = None
-    run_timed_out: bool = False
-    interrupted: bool = False
-    cancelled: bool = False
-    output_limited: bool = False
-    confinement: dict[str, Any] | None = None
-    startup_seconds: float | None = None
-    import_cpu: float | None = None
-    leftover_processes: int = 0
-    ended: bool = False
-
-
 class _OutputReader(threading.Thread):
     """Drains the child's own stdout+stderr (not the tests': those go to files), keeping head and tail."""
 
@@ -230,8 +126,10 @@ class _Run:
         progress: Progress | None,
         cancel: threading.Event | None,
         confine: bool,
+        up_to_level: int | None = None,
     ) -> None:
         self.attempt, self.limits, self.jobs = attempt, limits, max(1, jobs)
+        self.up_to_level = up_to_level
         self.kata = attempt.kata
         self.progress, self.cancel, self.confine = progress, cancel, confine
         self.state = RunState()
@@ -404,7 +302,10 @@ class _Run:
                             uses=frozenset(test.get("uses", [])),
                         )
                     )
-                self.queue = list(range(len(state.tests)))
+                for test in state.tests:
+                    if self.up_to_level is not None and test.level > self.up_to_level:
+                        test.skipped = test.not_requested = True
+                self.queue = [t.index for t in state.tests if not t.skipped]
                 self.import_started = now
             elif kind == "confined":
                 state.confinement = {
@@ -449,9 +350,9 @@ class _Run:
         elif kind == "test":
             if test.record is not None:
                 state.tampering = state.tampering or f"two results for one test ({test.name})"
-            test.record = record
+            test.record = cast(TestRecord, record)
         elif kind == "canary":
-            test.canaries.append(record)
+            test.canaries.append(cast(CanaryRecord, record))
         elif kind == "done":
             test.tamper = list(record.get("tamper") or [])
             test.canaries_run = int(record.get("canaries") or 0)
@@ -588,9 +489,10 @@ def grade(
     jobs: int | None = None,
     cancel: threading.Event | None = None,
     confine: bool = True,
-) -> dict[str, Any]:
-    """Grade `attempt` against its kata's hidden suite; the results document (DESIGN §6). Raises
-    GradingCancelled when `cancel` is set before the run ends."""
+    up_to_level: int | None = None,
+) -> RunResult:
+    """Grade `attempt` against its kata's hidden suite. Raises GradingCancelled when `cancel` is set
+    before the run ends."""
     kata = attempt.kata
     limits = limits or kata.limits
     started = time.monotonic()
@@ -600,9 +502,9 @@ def grade(
         compile(attempt.source, attempt.display_path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-        return verdicts.syntax_error_document(attempt, limits, message, time.monotonic() - started)
+        return verdicts.syntax_error_result(attempt, limits, message, time.monotonic() - started)
     try:
-        run = _Run(attempt, limits, jobs or default_jobs(), progress, cancel, confine)
+        run = _Run(attempt, limits, jobs or default_jobs(), progress, cancel, confine, up_to_level)
     except OSError as exc:
         raise HarnessError(
             f"cannot prepare a run directory in {tempfile.gettempdir()} ({exc.strerror}); "
@@ -615,6 +517,4 @@ def grade(
         raise HarnessError(f"cannot start the grading process ({exc.strerror or exc})") from None
     if state.cancelled:
         raise GradingCancelled
-    return verdicts.results_document(
-        attempt, limits, state, wall_seconds=time.monotonic() - started
-    )
+    return verdicts.run_result(attempt, limits, state, wall_seconds=time.monotonic() - started)

@@ -26,10 +26,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from kata_runner.errors import StorageError
+from kata_runner.results import Reason, RunResult
 
 SCHEMA_VERSION = 2
 CORRUPT_MARKERS = ("file is not a database", "malformed", "quick_check failed")
@@ -462,34 +462,34 @@ class History:
             )
 
     def finish_run(
-        self, run_id: int, doc: dict[str, Any], session: Session | None, now: float
+        self, run_id: int, result: RunResult, session: Session | None, now: float
     ) -> Session | None:
         """Record the results; advance the session (best level, cleared, over budget). Returns it updated."""
         elapsed = session.elapsed(now) if session else None
         over = bool(session and elapsed is not None and elapsed > session.budget_seconds)
         with self.write() as conn:
-            state = "interrupted" if doc["reason"] == "interrupted" else "graded"
+            state = "interrupted" if result.reason is Reason.INTERRUPTED else "graded"
             conn.execute(
                 "UPDATE runs SET state = ?, status = ?, reason = ?, cleared_levels = ?, total_levels = ?, "
                 "elapsed_seconds = ?, over_budget = ?, results = ? WHERE id = ?",
                 (
                     state,
-                    doc["status"],
-                    doc["reason"],
-                    doc["cleared_levels"],
-                    doc["total_levels"],
+                    str(result.status),
+                    None if result.reason is None else str(result.reason),
+                    result.cleared_levels,
+                    result.total_levels,
                     elapsed,
                     int(over),
-                    json.dumps(doc),
+                    json.dumps(result.to_json()),
                     run_id,
                 ),
             )
             if session is not None and state == "graded":
                 conn.execute(
                     "UPDATE sessions SET best_level = MAX(best_level, ?) WHERE id = ?",
-                    (doc["cleared_levels"], session.id),
+                    (result.cleared_levels, session.id),
                 )
-                if doc["cleared_levels"] == doc["total_levels"] and session.cleared_at is None:
+                if result.cleared_all and session.cleared_at is None:
                     conn.execute(
                         "UPDATE sessions SET cleared_at = ?, ended_at = ?, outcome = 'cleared', over_budget = ? "
                         "WHERE id = ?",
@@ -498,6 +498,15 @@ class History:
                 elif over:
                     conn.execute("UPDATE sessions SET over_budget = 1 WHERE id = ?", (session.id,))
         return self.session(session.id) if session else None
+
+    def bugs_given(self, kata: str) -> dict[str, float]:
+        """The bugs handed out in review rounds of `kata`, with when each was last given."""
+        rows = self.conn.execute(
+            "SELECT bug, MAX(started_at) FROM sessions WHERE kata = ? AND round = 'review' "
+            "AND bug IS NOT NULL GROUP BY bug",
+            (kata,),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def runs(self, kata: str) -> list[sqlite3.Row]:
         return self.conn.execute(
@@ -514,9 +523,9 @@ class History:
         ).fetchone()
         return row
 
-    def run_results(self, run_id: int) -> dict[str, Any] | None:
+    def run_results(self, run_id: int) -> RunResult | None:
         row = self.conn.execute("SELECT results FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return json.loads(row["results"]) if row and row["results"] else None
+        return RunResult.from_json(json.loads(row["results"])) if row and row["results"] else None
 
     def ever_cleared(self, kata: str) -> bool:
         row = self.conn.execute(

@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fsrs import Card, Rating, Scheduler
 
 from kata_runner.catalog import Catalog
 from kata_runner.history import History, Session
 
-# No learning steps (those suit flashcards, not a 30-minute kata) and no fuzzing (same history, same advice).
-SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
+# A kata failed or given up comes back the same day, then the next (learning and relearning steps);
+# a cleared one goes by FSRS's intervals. No fuzzing: the same history gives the same advice.
+SCHEDULER = Scheduler(
+    learning_steps=(timedelta(hours=4), timedelta(days=1)),
+    relearning_steps=(timedelta(hours=4), timedelta(days=1)),
+    enable_fuzzing=False,
+)
 
 
 def rating_for(session: Session, hints_used: int) -> Rating | None:
@@ -43,9 +48,13 @@ def _utc(timestamp: float) -> datetime:
 
 
 def _days(seconds: float) -> str:
+    """An age or a delay as a person says it: 2 min, 3 h, 4 days."""
+    seconds = max(0.0, seconds)
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
     days = seconds / 86400
     if days < 1:
-        return f"{max(1, round(seconds / 3600))} h"
+        return f"{round(seconds / 3600)} h"
     return f"{round(days)} day" + ("s" if round(days) != 1 else "")
 
 
@@ -61,6 +70,8 @@ class KataStats:
     reveals: int
     due: float | None  # unix time, None if never reviewed
     last_rating: str | None
+    reviews: int = 0  # review rounds (find the bug), counted apart from writing sessions
+    reviews_cleared: int = 0
 
 
 def kata_stats(catalog: Catalog, history: History) -> list[KataStats]:
@@ -68,7 +79,9 @@ def kata_stats(catalog: Catalog, history: History) -> list[KataStats]:
     reveals = history.reveal_counts()
     rows = []
     for kata in catalog:
-        sessions = history.sessions(kata.slug)
+        every = history.sessions(kata.slug)
+        sessions = [s for s in every if s.round == "write"]
+        reviews = [s for s in every if s.round == "review"]
         card = Card()
         last_rating = None
         for session in sessions:
@@ -93,6 +106,8 @@ def kata_stats(catalog: Catalog, history: History) -> list[KataStats]:
                 reveals=reveals.get(kata.slug, 0),
                 due=card.due.timestamp() if last_rating else None,
                 last_rating=last_rating,
+                reviews=len(reviews),
+                reviews_cleared=sum(1 for s in reviews if s.cleared_at is not None),
             )
         )
     return rows

@@ -296,8 +296,9 @@ def test_kill_9_of_kata_leaves_no_grading_run_no_process_and_no_directory(practi
 
 
 def test_a_hang_and_a_crash_in_a_function_of_top_k_get_their_verdict_in_seconds():
+    from kata_runner.attempt import Attempt
     from kata_runner.catalog import Catalog
-    from kata_runner.grading import Attempt, grade
+    from kata_runner.grading import grade
 
     kata_ = Catalog().get("top_k")
     reference = kata_.solution_path.read_text()
@@ -312,7 +313,7 @@ def test_a_hang_and_a_crash_in_a_function_of_top_k_get_their_verdict_in_seconds(
         broken = reference.replace(anchor, body + anchor, 1)
         assert broken != reference
         started = time.monotonic()
-        doc = grade(Attempt(kata_, broken, f"{name}.py"), jobs=1)
+        doc = grade(Attempt(kata_, broken, f"{name}.py"), jobs=1).to_json()
         seconds = time.monotonic() - started
         statuses = {t["status"] for t in doc["tests"]}
         assert statuses & {"timeout", "crash"} and "pass" not in {

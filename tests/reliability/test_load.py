@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from kata_runner.attempt import Attempt
 from kata_runner.catalog import Catalog
-from kata_runner.grading import Attempt, grade
+from kata_runner.grading import grade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from test_contract import CATALOG, bug_cases
@@ -83,7 +84,7 @@ SLIPS = {
 
 
 def _grade(source: str, name: str, slug: str = "cosine_similarity") -> dict[str, Any]:
-    return grade(Attempt(Catalog().get(slug), source, name), jobs=1)
+    return grade(Attempt(Catalog().get(slug), source, name), jobs=1).to_json()
 
 
 def test_the_unnormalised_matrix_gets_one_verdict_20_times_quiet_and_loaded(request):

@@ -11,8 +11,9 @@ import textwrap
 
 import pytest
 
+from kata_runner.attempt import Attempt
 from kata_runner.catalog import Catalog
-from kata_runner.grading import Attempt, grade
+from kata_runner.grading import grade
 
 WRONG = textwrap.dedent(
     """
@@ -133,7 +134,7 @@ FAMILIES = {
 
 def grade_source(source: str, name: str) -> dict:
     kata = Catalog().get("cosine_similarity")
-    return grade(Attempt(kata, source, f"{name}.py"), jobs=2)
+    return grade(Attempt(kata, source, f"{name}.py"), jobs=2).to_json()
 
 
 def assert_never_cleared(doc: dict) -> None:
