@@ -21,7 +21,9 @@ def test_compare_times_a_wrong_version_that_passes_level_one_and_the_reference_a
 ):
     kata = CATALOG.get(slug)
     candidates = [case for case in bug_cases(slug) if case["level"] >= 2]
-    passing = [case for case in candidates if graded(slug, case["name"])["levels"][0]["status"] == "pass"]
+    passing = [
+        case for case in candidates if graded(slug, case["name"])["levels"][0]["status"] == "pass"
+    ]
     assert passing, (
         f"{slug}: keep a known-wrong version that passes level 1 (targets level 2 or later)"
     )
