@@ -146,12 +146,6 @@ def reaches(key: Fraction, threshold: Fraction) -> bool:
     return key >= threshold * threshold
 
 
-def cosine_text(a: Sequence[float], b: Sequence[float]) -> str:
-    key = similarity_key(tuple(a), tuple(b))
-    cos = float(key) ** 0.5 if key >= 0 else -((-float(key)) ** 0.5)
-    return f"{cos:.4g}"
-
-
 class Embedder:
     """A lookup table that records its calls; each call returns a new float64 array."""
 
