@@ -418,7 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as usage:  # argparse has printed the usage line (or the help)
+        return int(usage.code or 0)
     if args.verb is None:
         parser.print_help()
         return EXIT_USAGE

@@ -549,6 +549,12 @@ class Harness:
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         record = self.test_record(describer, index, item.nodeid)
+        if door.fired and record["outcome"] != "passed" and record.get("exc_kind") != "timeout":
+            # the limit fired and Hypothesis (or the suite) turned it into something else, such as
+            # a "flaky" report while it replayed: it is a timeout all the same
+            record.update(
+                exc_kind="timeout", timeout_kind=door.fired, label=door.label, origin="attempt"
+            )
         record["duration"] = round(time.perf_counter() - started, 6)
         record["attempt_cpu"] = round(door.cpu_used, 6)
         record["labels"] = list(door.labels_seen)

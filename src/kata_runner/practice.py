@@ -142,13 +142,13 @@ class Practice:
         now = time.time() if now is None else now
         if round != "write" and interview:
             raise UsageError("interview mode is for writing rounds; drop --interview")
-        bug = self.pick_bug(kata) if round == "review" else None
         if round == "refactor" and not kata.refactor_path.is_file():
             with_one = [k.slug for k in self.catalog if k.refactor_path.is_file()]
             raise UsageError(
                 f"{kata.slug} has no refactoring round; these do: {', '.join(with_one) or 'none'}"
             )
-        self.created_workspace = self.workspace.ensure()
+        self.created_workspace = self.workspace.ensure()  # before the history is first opened
+        bug = self.pick_bug(kata) if round == "review" else None
         archived = self.workspace.archive(kata, self.history, "start", now)
         budget = kata.review_minutes if round in ("review", "refactor") else kata.budget_minutes
         session = self.history.start_session(
