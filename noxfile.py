@@ -14,8 +14,9 @@ TEST_DEPS = ("pytest-timeout",)
 
 
 def install_kata(session: nox.Session, *extra: str) -> None:
-    """Install kata as a user would (a real wheel, not editable), plus extra packages."""
-    session.install(*INSTALL, ".", *extra)
+    """Install kata as a user would (a real wheel, not editable) with the torch extra, so every
+    kata is tested, plus extra packages."""
+    session.install(*INSTALL, ".[torch]", *extra)
 
 
 @nox.session

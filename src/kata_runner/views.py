@@ -360,6 +360,7 @@ def run(
     *,
     interview: bool,
     verbose: bool,
+    with_clock: bool = True,
 ) -> None:
     interview = interview or bool(before and before.interview)
     shown = unlocked(kata, session if session is not None else before)
@@ -375,7 +376,7 @@ def run(
         unlocked=shown,
         verbose=verbose,
         clock=f"{session.mode if session.round == 'write' else session.round} · {clock_line(session)}"
-        if session
+        if session and with_clock
         else None,
         extra=_round_lines(kata, attempt, result, session),
     )
@@ -460,7 +461,7 @@ class Watching:
             if out.is_terminal:
                 out.clear()
                 out.print(self.header(), style="dim", markup=False)
-                with out.capture() as captured:
+                with out.capture() as captured:  # the header above already has the clock
                     run(
                         self.app,
                         self.kata,
@@ -470,6 +471,7 @@ class Watching:
                         session,
                         interview=False,
                         verbose=False,
+                        with_clock=False,
                     )
                 lines = captured.get().splitlines()
                 room = max(5, out.height - 3)
