@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from kata_runner import __version__, render, views
+from kata_runner import arguments, render, views
 from kata_runner.attempt import read_attempt
 from kata_runner.catalog import Catalog, Kata
 from kata_runner.errors import ExitCode, KataError, UsageError
@@ -245,179 +245,26 @@ def cmd_next(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------------------------------
-# The parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kata",
-        description="Coding katas for AI-engineering interviews, graded by hidden test suites.",
-        epilog="The loop: `kata start <kata>`, edit the file it names, `kata run <kata>` (or `kata "
-        "watch`), `kata hint` when stuck, then `kata compare`, `kata stats` and `kata next`. Katas "
-        "may be named by a unique prefix.",
-    )
-    parser.add_argument("--version", action="version", version=f"kata {__version__}")
-    verbs = parser.add_subparsers(dest="verb", metavar="<command>")
-
-    def verb(
-        name: str,
-        help_text: str,
-        handler: Callable[[App, argparse.Namespace], int],
-        kata: bool = True,
-    ) -> argparse.ArgumentParser:
-        sub = verbs.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
-        if kata:
-            sub.add_argument("kata", help="kata name, or a unique prefix of it")
-        return sub
-
-    verb(
-        "list", "List the katas with their budget, levels and your progress.", cmd_list, kata=False
-    )
-    show = verb(
-        "show",
-        "Print a kata's statement (in an interview session, only the unlocked levels), through a "
-        "pager on a terminal.",
-        cmd_show,
-    )
-    show.add_argument("--raw", action="store_true", help="print the Markdown source instead")
-
-    start = verb(
-        "start",
-        "Put a fresh copy in your workspace, write the statement beside it, start the clock. An "
-        "existing attempt is archived first.",
-        cmd_start,
-    )
-    rounds = start.add_mutually_exclusive_group()
-    rounds.add_argument(
-        "--interview",
-        action="store_true",
-        help="interview mode: levels unlock one at a time, no hints, failures show test names only",
-    )
-    rounds.add_argument(
-        "--review",
-        dest="round",
-        action="store_const",
-        const="review",
-        default="write",
-        help="a review round: the reference with one bug from the kata's bug set; find and fix it "
-        "(a shorter clock)",
-    )
-    rounds.add_argument(
-        "--refactor",
-        dest="round",
-        action="store_const",
-        const="refactor",
-        help="a refactoring round: a correct but convoluted version; make it clean while every "
-        "level still clears",
-    )
-
-    run = verb(
-        "run", "Grade your attempt (the workspace copy) against the kata's hidden suite.", cmd_run
-    )
-    run.add_argument(
-        "--file", metavar="PATH", help="grade this file instead (recorded, outside any session)"
-    )
-    run.add_argument("--reference", action="store_true", help="grade the reference solution")
-    run.add_argument(
-        "--json", action="store_true", help="print the results document (JSON) instead"
-    )
-    run.add_argument(
-        "--interview", action="store_true", help="report as in interview mode: test names only"
-    )
-    run.add_argument(
-        "--level",
-        type=int,
-        metavar="N",
-        help="grade levels 1 to N only (faster); the rest are not run",
-    )
-    run.add_argument("-v", "--verbose", action="store_true", help="show every failure in full")
-
-    watch = verb(
-        "watch",
-        "Re-grade your attempt on every save, with the clock; a save during a grading restarts it. "
-        "Ctrl-C stops.",
-        cmd_watch,
-    )
-    watch.add_argument(
-        "--poll", action="store_true", help="poll for changes instead of file events"
-    )
-
-    verb(
-        "hint",
-        "Reveal the next hint for the level you are on (recorded; off in interview mode).",
-        cmd_hint,
-    )
-    reset = verb(
-        "reset",
-        "Archive your attempt and restore the stub; ends the kata's open session.",
-        cmd_reset,
-        kata=False,
-    )
-    reset.add_argument("kata", nargs="?", help="kata name, or a unique prefix of it")
-    reset.add_argument("--all", action="store_true", help="reset every kata that has an attempt")
-    reset.add_argument("--yes", action="store_true", help="with --all: do not ask for confirmation")
-    verb(
-        "give-up",
-        "End the kata's open session as given up (a review round shows its bug).",
-        cmd_give_up,
-    )
-    verb("status", "Show the open sessions and their clocks.", cmd_status, kata=False)
-    verb(
-        "stats",
-        "Per kata: sessions, best time to clear, highest level, hints, reveals, review rounds, last "
-        "practised.",
-        cmd_stats,
-        kata=False,
-    )
-    history = verb(
-        "history", "List a kata's sessions, graded runs and archived attempts.", cmd_history
-    )
-    shown = history.add_mutually_exclusive_group()
-    shown.add_argument(
-        "--show", type=int, metavar="N", help="print the source of this kata's run N"
-    )
-    shown.add_argument(
-        "--archive", type=int, metavar="N", help="print this kata's archived attempt N"
-    )
-    cmp = verb(
-        "compare",
-        "Your attempt beside the reference, both graded by the same suite, and your speed on the "
-        "kata's benchmark. Unlocks once you clear every level.",
-        cmd_compare,
-    )
-    cmp.add_argument(
-        "--file", metavar="PATH", help="compare this file instead of your workspace copy"
-    )
-    cmp.add_argument(
-        "--reveal", action="store_true", help="show the reference before a clear (recorded)"
-    )
-    cmp.add_argument("--diff", action="store_true", help="a unified diff even on a wide terminal")
-    cmp.add_argument("--no-bench", action="store_true", help="skip the timing")
-    cmp.add_argument(
-        "--json", action="store_true", help="print both results and the timing as JSON"
-    )
-    sol = verb(
-        "solution",
-        "Print the reference solution (unlocks once you clear every level); piped, the file itself.",
-        cmd_solution,
-    )
-    sol.add_argument("--reveal", action="store_true", help="show it before a clear (recorded)")
-    nxt = verb(
-        "next",
-        "Recommend what to practise now (spaced repetition over your history), and why.",
-        cmd_next,
-        kata=False,
-    )
-    nxt.add_argument(
-        "-n", "--count", type=int, default=3, help="how many recommendations (default 3)"
-    )
-    return parser
+HANDLERS: dict[str, Callable[[App, argparse.Namespace], int]] = {
+    "list": cmd_list,
+    "show": cmd_show,
+    "start": cmd_start,
+    "run": cmd_run,
+    "watch": cmd_watch,
+    "hint": cmd_hint,
+    "reset": cmd_reset,
+    "give-up": cmd_give_up,
+    "status": cmd_status,
+    "stats": cmd_stats,
+    "history": cmd_history,
+    "compare": cmd_compare,
+    "solution": cmd_solution,
+    "next": cmd_next,
+}
 
 
 def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
-    parser = build_parser()
+    parser = arguments.build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as usage:  # argparse has printed the usage line (or the help)
@@ -435,7 +282,7 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     app = app or App()
     app.writes = args.verb in WRITING_VERBS or bool(getattr(args, "reveal", False))
     try:
-        return int(args.handler(app, args))
+        return int(HANDLERS[args.verb](app, args))
     except KataError as exc:
         app.screen.err.print(f"kata: {exc}", markup=False, highlight=False, soft_wrap=True)
         return int(exc.exit_code)
