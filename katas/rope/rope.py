@@ -17,9 +17,9 @@ def rope_cache(
 
     inv_freq[i] = base ** (-2i / head_dim), i = 0 .. head_dim/2 - 1.
     Returns two (seq_len, head_dim) tensors in `dtype`; row t is position t.
-    Half-split layout (interleaved=False): cos[t, j] = cos(t * inv_freq[j mod head_dim/2]).
-    Level 3, interleaved=True: cos[t, j] = cos(t * inv_freq[j // 2]).
+    Half-split layout: cos[t, j] = cos(t * inv_freq[j mod head_dim/2]), the same for sin.
     An odd head_dim raises ValueError.
+    interleaved: the other layout, level 3 (False until then).
     """
     raise NotImplementedError("rope_cache: level 1")
 
@@ -28,10 +28,10 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor, interleaved: bool = False) -
     """Rotate x at positions 0 .. T - 1: x * cos + rotate_half(x) * sin.
 
     x: (B, H, T, D) float32 or float64 (queries or keys). cos, sin: (T, D), rows 0 .. T - 1 of a
-    cache in the layout of `interleaved`. Half-split: feature i pairs with feature i + D/2,
+    cache. Half-split: feature i pairs with feature i + D/2,
     rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]).
-    Level 3, interleaved=True: feature 2i pairs with 2i + 1, rotate_every_two(x) = (-x1, x0, -x3, x2, ...).
     Returns (B, H, T, D) in the dtype of x.
+    interleaved: the other layout, level 3 (False until then).
     """
     raise NotImplementedError("apply_rope: level 1")
 
@@ -45,7 +45,7 @@ def apply_rope_at(
     positions: an int t0 (token t sits at position t0 + t), or int64 position ids of shape (T,)
     (shared by every sequence) or (B, T) (token t of sequence b at positions[b, t], every head alike).
     Any position outside [0, P) raises ValueError (an offset with t0 < 0 or t0 + T > P, an id < 0 or >= P).
-    interleaved: as in apply_rope (level 3).
+    interleaved: as in apply_rope, level 3 (False until then).
     Returns (B, H, T, D) in the dtype of x.
     """
     raise NotImplementedError("apply_rope_at: level 2")

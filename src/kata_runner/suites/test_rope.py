@@ -21,7 +21,6 @@ Tolerances:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,9 +127,9 @@ def rope_at_call(x: torch.Tensor, P: int, positions: Any, base: float, il: bool)
     )
 
 
-def check_cache(impl, seq_len, D, base, dtype, il, rule, what="", values=True):
-    """impl.rope_cache against the oracle: a pair of tensors of the requested dtype (DTYPE_RULE),
-    then (unless values=False) their values within the cache tolerance (`rule`)."""
+def check_cache(impl, seq_len, D, base, dtype, il, rule, values=True):
+    """impl.rope_cache against the oracle: a pair of (seq_len, D) tensors of the requested dtype
+    (DTYPE_RULE), then (unless values=False) their values within the cache tolerance (`rule`)."""
     __tracebackhide__ = True
     kwargs: dict[str, Any] = {}
     if base != BASE:
@@ -139,7 +138,7 @@ def check_cache(impl, seq_len, D, base, dtype, il, rule, what="", values=True):
         kwargs["dtype"] = dtype
     if il:
         kwargs["interleaved"] = True
-    call = cache_call(seq_len, D, base, dtype, il) + what
+    call = cache_call(seq_len, D, base, dtype, il)
     result = returns(impl.rope_cache, seq_len, D, call=call, rule=rule, **kwargs)
     if not isinstance(result, tuple | list) or len(result) != 2:
         fail(f"{rule} (expected a tuple (cos, sin))", call=call, actual=result)
@@ -155,12 +154,23 @@ def check_cache(impl, seq_len, D, base, dtype, il, rule, what="", values=True):
                 actual=f"dtype {dtype_name(tensor.dtype)}",
                 show_values=False,
             )
-    cos64, sin64 = oracle_cache(seq_len, D, base, il)
+        if tuple(tensor.shape) != (seq_len, D):
+            fail(
+                f"{rule}: wrong shape",
+                call=f"{call} -> {name}",
+                expected=f"shape {(seq_len, D)}",
+                actual=f"shape {tuple(tensor.shape)}",
+                show_values=False,
+            )
     if not values:
-        cos64, sin64 = torch.zeros_like(cos64), torch.zeros_like(sin64)
-    tolerance = cache_atol(seq_len) if values else {"rtol": 0.0, "atol": math.inf}
-    expect_tensor(result[0], cos64.to(want), call=call + " -> cos", rule=rule, **tolerance)
-    expect_tensor(result[1], sin64.to(want), call=call + " -> sin", rule=rule, **tolerance)
+        return
+    cos64, sin64 = oracle_cache(seq_len, D, base, il)
+    expect_tensor(
+        result[0], cos64.to(want), call=call + " -> cos", rule=rule, **cache_atol(seq_len)
+    )
+    expect_tensor(
+        result[1], sin64.to(want), call=call + " -> sin", rule=rule, **cache_atol(seq_len)
+    )
 
 
 def rotate(impl, x, base=BASE, il=False, *, rule, what=""):
