@@ -155,6 +155,21 @@ class Kata:
                 names.extend(t.id for t in targets if isinstance(t, ast.Name))
         return tuple(n for n in names if not n.startswith("_"))
 
+    @cached_property
+    def entry_points(self) -> tuple[str, ...]:
+        """Every name through which the suite can call into an attempt: the public functions and
+        classes and the methods of those classes (what the door labels a call with)."""
+        tree = ast.parse(self.stub_path.read_text(encoding="utf-8"), str(self.stub_path))
+        names: set[str] = set(self.public_names)
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                names.update(
+                    item.name
+                    for item in node.body
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                )
+        return tuple(sorted(names))
+
 
 def _is_type_variable(value: ast.expr | None) -> bool:
     if not isinstance(value, ast.Call):

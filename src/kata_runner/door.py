@@ -299,10 +299,21 @@ FUNCTION_TYPES = (
 
 
 def _belongs_to_suite(value: Any, module: str, door: Door) -> bool:
-    """Objects the suite made (its functions, its classes' instances, its classes): returned as they
-    are, so the suite keeps their identity."""
+    """Objects the suite or the standard library made (the suite's functions, classes and their
+    instances; `time.sleep`, `asyncio.sleep`): returned as they are, so the suite keeps their
+    identity (a default argument `sleep=time.sleep` is `time.sleep`)."""
+    if isinstance(value, (BuiltinFunctionType, BuiltinMethodType)):
+        owner = getattr(value, "__self__", None)
+        owner_module = type(owner).__module__.partition(".")[0]
+        return (
+            owner is None
+            or isinstance(owner, ModuleType)
+            or owner_module in sys.stdlib_module_names  # `random.random`: a method of a Random
+        )
     if isinstance(value, FunctionType):
         module = getattr(value, "__module__", "") or ""
+        if module.partition(".")[0] in sys.stdlib_module_names:
+            return True
     elif isinstance(value, type):
         module = value.__module__
     return module.startswith(door.trusted_modules)

@@ -142,6 +142,7 @@ class _Run:
         self.proc: subprocess.Popen[bytes] | None = None
         self.queue: list[int] = []
         self.sent: set[int] = set()
+        self.collected_tests: list[dict[str, Any]] = []
         self.import_started: float | None = None
 
     # ---- the child ------------------------------------------------------------------------------
@@ -175,6 +176,7 @@ class _Run:
             "attempt": str(self.attempt_copy),
             "display": self.attempt.display_path,
             "names": list(self.kata.public_names),
+            "entry_points": list(self.kata.entry_points),
             "run_dir": str(self.dir.path),
             "confine": self.confine,
             "deny": [
@@ -289,9 +291,13 @@ class _Run:
         kind, stream = record.get("type"), record["stream"]
         if stream == "root":
             if kind == "collected" and not state.collected:
+                for test in record["tests"]:
+                    self.collected_tests.append(test)
+                if record.get("more"):
+                    return  # the list comes in parts: wait for the last
                 state.collected = True
                 state.startup_seconds = now - spawned_at
-                for index, test in enumerate(record["tests"]):
+                for index, test in enumerate(self.collected_tests):
                     state.tests.append(
                         TestState(
                             index=index,

@@ -62,6 +62,7 @@ SUITE_CPU_ALLOWANCE = (
     10  # CPU seconds a test process may spend beyond twice its limit: the suite's own
 )
 CANARY_MODULE = "canaries.py"
+COLLECTED_PER_RECORD = 200
 
 Record = dict[str, Any]
 
@@ -279,24 +280,30 @@ class Harness:
             else:
                 self.suite_items.append(item)
 
-    def collected_record(self) -> Record:
+    def collected_records(self, entry_points: set[str]) -> list[Record]:
+        """The collected tests with the entry points of the attempt each may call, in parts small
+        enough for one message each."""
         tests = []
         for item in self.suite_items:
             function = getattr(item, "obj", None)
+            uses = uses_of(function) if callable(function) else []
             tests.append(
                 {
                     "nodeid": item.nodeid,
                     "name": _test_name(item),
                     "level": level_of(item),
                     "timeout": _timeout_of(item),
-                    "uses": uses_of(function) if callable(function) else [],
+                    "uses": [name for name in uses if name in entry_points],
                 }
             )
-        return {
-            "type": "collected",
-            "tests": tests,
-            "canaries": len(self.canary_fail) + len(self.canary_pass),
-        }
+        parts = [
+            tests[i : i + COLLECTED_PER_RECORD] for i in range(0, len(tests), COLLECTED_PER_RECORD)
+        ]
+        parts = parts or [[]]
+        return [
+            {"type": "collected", "tests": part, "more": number < len(parts) - 1}
+            for number, part in enumerate(parts)
+        ]
 
     # ---- the server loop --------------------------------------------------------------------------
 
@@ -318,7 +325,8 @@ class Harness:
         sandbox.become_subreaper()
         with contextlib.suppress(ValueError, OSError):
             sandbox.limit(resource.RLIMIT_CPU, int(limits["run_cpu_seconds"]))
-        write(self.collected_record())
+        for record in self.collected_records(set(start["entry_points"])):
+            write(record)
         confinement = {"abi": 0, "reason": "not asked"}
         if start.get("confine"):
             from kata_runner import landlock

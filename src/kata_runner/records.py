@@ -21,6 +21,7 @@ class StartCommand(TypedDict):
     attempt: str
     display: str
     names: list[str]
+    entry_points: list[str]
     run_dir: str
     confine: bool
     deny: list[str]
