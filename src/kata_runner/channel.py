@@ -17,7 +17,7 @@ import json
 import os
 import select
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +74,31 @@ def _shrunk(payload: dict[str, Any]) -> dict[str, Any]:
     return shrunk
 
 
-def send_command(sock: socket.socket, command: dict[str, Any]) -> None:
-    sock.sendall(json.dumps(command).encode())
+def send_command(sock: socket.socket, command: Mapping[str, Any], fds: Sequence[int] = ()) -> None:
+    """One command; `fds` travel with it (a warm server gets each run's own channel this way)."""
+    data = json.dumps(command).encode()
+    if fds:
+        socket.send_fds(sock, [data], list(fds))
+    else:
+        sock.sendall(data)
+
+
+def receive_with_fds(
+    sock: socket.socket, timeout: float | None
+) -> tuple[dict[str, Any] | None, list[int]]:
+    """(the next command and any descriptors sent with it), or (None, []) when the channel is
+    closed; ({}, []) when nothing came within `timeout`."""
+    ready, _, _ = select.select([sock], [], [], timeout)
+    if not ready:
+        return {}, []
+    try:
+        data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 4)
+    except OSError:
+        return None, []
+    if not data:
+        return None, []
+    command: dict[str, Any] = json.loads(data)
+    return command, list(fds)
 
 
 def receive_command(fd: int, timeout: float | None = None) -> dict[str, Any] | None:

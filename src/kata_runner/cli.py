@@ -155,6 +155,8 @@ def cmd_watch(app: App, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         app.screen.chatter("stopped watching")
         return EXIT_INTERRUPTED
+    finally:
+        watcher.close()
     return EXIT_OK
 
 

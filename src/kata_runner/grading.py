@@ -34,7 +34,7 @@ from typing import IO, Any, cast
 
 from kata_runner import channel, sandbox, verdicts
 from kata_runner.attempt import Attempt
-from kata_runner.catalog import Limits
+from kata_runner.catalog import Kata, Limits
 from kata_runner.errors import HarnessError
 from kata_runner.outcome import RunState, TestState
 from kata_runner.records import CanaryRecord, TestRecord
@@ -115,6 +115,83 @@ def default_jobs() -> int:
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
 
 
+def child_command(kata: Kata, limits: Limits, crash_file: Path, channel_fd: int) -> list[str]:
+    """The command line of a grading child (cold, or a warm server): pytest with our plugins only,
+    the suite and the canaries."""
+    suite = kata.suite_path
+    canaries = Path(__file__).resolve().parent / "canaries.py"
+    return [
+        sys.executable, "-P", "-B", "-m", "kata_runner.child",
+        "--parent", str(os.getpid()),
+        "--memory-bytes", str(limits.memory_bytes or 0),
+        "--crash-file", str(crash_file),
+        "--",
+        "-c", str(crash_file.parent / "pytest.ini"),
+        "--rootdir", str(suite.parent),
+        "--confcutdir", str(suite.parent),
+        "--import-mode=importlib",
+        "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:randomly",
+        "-p", "no:terminal", "-p", "no:logging", "-p", "no:warnings",
+        "-p", "kata_runner.pytest_plugin", "-p", "kata_runner.harness",
+        "-p", "_hypothesis_pytestplugin",
+        "-s", "-W", "ignore",
+        "--kata-channel-fd", str(channel_fd),
+        str(suite), str(canaries),
+    ]  # fmt: skip
+
+
+class WarmServer:
+    """A grading child that has imported pytest, Hypothesis, numpy (and torch) and collected one
+    kata's suite, and never loads an attempt: each grading gets a fresh root forked from it, with
+    every limit, confinement and check of a cold run. `kata watch` keeps one; a grading falls back
+    to a cold child when it is gone."""
+
+    def __init__(self, kata: Kata, limits: Limits | None = None) -> None:
+        self.kata, self.limits = kata, limits or kata.limits
+        self.dir = sandbox.RunDirectory.create(f"server-{kata.slug}")
+        (self.dir.path / "pytest.ini").write_text("[pytest]\n")
+        self.control, child_sock = channel.socket_pair()
+        try:
+            self.proc = spawn(
+                child_command(
+                    kata, self.limits, self.dir.path / "crash-server.txt", child_sock.fileno()
+                ),
+                cwd=self.dir.path / "work",
+                env=sandbox.child_env(self.dir.path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                pass_fds=(child_sock.fileno(),),
+            )
+        finally:
+            child_sock.close()
+        self.dir.record_owner(self.proc.pid)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def open_run(self, start: dict[str, Any]) -> Any:
+        """Hand a run to the server: its own channel travels with the start command."""
+        parent_sock, child_sock = channel.socket_pair()
+        try:
+            channel.send_command(self.control, start, fds=[child_sock.fileno()])
+        finally:
+            child_sock.close()
+        return parent_sock
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            channel.send_command(self.control, {"cmd": "exit"})
+        sandbox.kill_tree(self.proc.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        forget_child(self.proc.pid)
+        with contextlib.suppress(OSError):
+            self.control.close()
+        self.dir.remove()
+
+
 class _Run:
     """One `grade()` call: the run directory, the child, the schedule and the backstops."""
 
@@ -127,9 +204,12 @@ class _Run:
         cancel: threading.Event | None,
         confine: bool,
         up_to_level: int | None = None,
+        server: WarmServer | None = None,
     ) -> None:
         self.attempt, self.limits, self.jobs = attempt, limits, max(1, jobs)
         self.up_to_level = up_to_level
+        self.server = server
+        self.root_pid: int | None = None
         self.kata = attempt.kata
         self.progress, self.cancel, self.confine = progress, cancel, confine
         self.state = RunState()
@@ -146,28 +226,6 @@ class _Run:
         self.import_started: float | None = None
 
     # ---- the child ------------------------------------------------------------------------------
-
-    def command(self, channel_fd: int) -> list[str]:
-        suite = self.kata.suite_path
-        canaries = Path(__file__).resolve().parent / "canaries.py"
-        return [
-            sys.executable, "-P", "-B", "-m", "kata_runner.child",
-            "--parent", str(os.getpid()),
-            "--memory-bytes", str(self.limits.memory_bytes or 0),
-            "--crash-file", str(self.dir.path / "crash-root.txt"),
-            "--",
-            "-c", str(self.dir.path / "pytest.ini"),
-            "--rootdir", str(suite.parent),
-            "--confcutdir", str(suite.parent),
-            "--import-mode=importlib",
-            "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:randomly",
-            "-p", "no:terminal", "-p", "no:logging", "-p", "no:warnings",
-            "-p", "kata_runner.pytest_plugin", "-p", "kata_runner.harness",
-            "-p", "_hypothesis_pytestplugin",
-            "-s", "-W", "ignore",
-            "--kata-channel-fd", str(channel_fd),
-            str(suite), str(canaries),
-        ]  # fmt: skip
 
     def start_message(self, key: bytes) -> dict[str, Any]:
         return {
@@ -195,55 +253,78 @@ class _Run:
         }
 
     def execute(self) -> RunState:
-        parent_sock, child_sock = channel.socket_pair()
         key = channel.new_key()
-        try:
-            self.proc = spawn(
-                self.command(child_sock.fileno()),
-                cwd=self.dir.path / "work",
-                env=sandbox.child_env(self.dir.path),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=(child_sock.fileno(),),
-            )
-        finally:
-            child_sock.close()
-        self.dir.record_owner(self.proc.pid)
-        assert self.proc.stdout is not None
-        output = _OutputReader(self.proc.stdout, self.limits.output_bytes)
-        output.start()
+        output: _OutputReader | None = None
+        if self.server is not None:
+            parent_sock = self.server.open_run(self.start_message(key))
+        else:
+            parent_sock, child_sock = channel.socket_pair()
+            try:
+                self.proc = spawn(
+                    child_command(
+                        self.kata,
+                        self.limits,
+                        self.dir.path / "crash-root.txt",
+                        child_sock.fileno(),
+                    ),
+                    cwd=self.dir.path / "work",
+                    env=sandbox.child_env(self.dir.path),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    pass_fds=(child_sock.fileno(),),
+                )
+            finally:
+                child_sock.close()
+            self.root_pid = self.proc.pid
+            self.dir.record_owner(self.proc.pid)
+            assert self.proc.stdout is not None
+            output = _OutputReader(self.proc.stdout, self.limits.output_bytes)
+            output.start()
         reader = channel.RecordReader(parent_sock, key)
         try:
-            channel.send_command(parent_sock, self.start_message(key))
+            if self.server is None:
+                channel.send_command(parent_sock, self.start_message(key))
             self.watch(reader, parent_sock)
         except KeyboardInterrupt:
             self.state.interrupted = True
         finally:
             self.finish(parent_sock)
-            output.join(timeout=1.0)
+            if output is not None:
+                output.join(timeout=1.0)
         if reader.tampering:
             self.state.tampering = self.state.tampering or reader.tampering
         if not self.state.collected and not self.state.harness_problem:
-            tail = "\n".join(output.text().strip().splitlines()[-8:])
+            tail = "\n".join(output.text().strip().splitlines()[-8:]) if output else ""
             self.state.harness_problem = (
                 "the grading process stopped before the suite was collected"
                 + (f":\n{tail}" if tail else "")
             )
         return self.state
 
+    def root_alive(self) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is None
+        if self.root_pid is None:  # a warm server has not forked the root yet
+            return self.server is not None and self.server.alive()
+        return sandbox.stat_fields(self.root_pid) is not None and not sandbox.is_zombie(
+            self.root_pid
+        )
+
     def finish(self, sock: Any) -> None:
         """Stop the child and everything it left, daemons included; remove the run directory."""
         with contextlib.suppress(OSError):
             channel.send_command(sock, {"cmd": "stop"})
-        if self.proc is not None:
-            if self.all_settled():  # the child ends by itself after `stop`
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(timeout=1.0)
+        if self.all_settled():  # the root ends by itself after `stop`
+            deadline = time.monotonic() + 1.0
+            while self.root_alive() and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+        if self.root_pid is not None:
             tests = {t.pid for t in self.state.tests if t.running}
-            leftovers = sandbox.kill_tree(self.proc.pid)
+            leftovers = sandbox.kill_tree(self.root_pid)
             self.state.leftover_processes += len([p for p in leftovers if p not in tests])
+        if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
             forget_child(self.proc.pid)
@@ -257,7 +338,6 @@ class _Run:
     def watch(self, reader: channel.RecordReader, sock: Any) -> None:
         state = self.state
         spawned_at = time.monotonic()
-        assert self.proc is not None
         while True:
             now = time.monotonic()
             for record in reader.read():
@@ -270,10 +350,11 @@ class _Run:
             if self.cancel is not None and self.cancel.is_set():
                 state.cancelled = True
                 return
-            if self.proc.poll() is not None:
+            if not self.root_alive():
                 for record in reader.read():
                     self.absorb(record, now, spawned_at, sock)
-                self.child_died()
+                if not (state.collected and self.all_settled()):
+                    self.child_died()
                 return
             if state.collected and self.all_settled():
                 return
@@ -290,7 +371,9 @@ class _Run:
         state = self.state
         kind, stream = record.get("type"), record["stream"]
         if stream == "root":
-            if kind == "collected" and not state.collected:
+            if kind == "hello" and self.root_pid is None:
+                self.root_pid = int(record["pid"])
+            elif kind == "collected" and not state.collected:
                 for test in record["tests"]:
                     self.collected_tests.append(test)
                 if record.get("more"):
@@ -406,9 +489,10 @@ class _Run:
 
     def run_cpu(self) -> float:
         """CPU seconds the whole run has used so far: the child and every test process."""
-        assert self.proc is not None
+        if self.root_pid is None:
+            return 0.0
         live = [t.pid for t in self.state.tests if t.running and t.pid is not None]
-        return sandbox.tree_cpu_seconds(self.proc.pid, live)
+        return sandbox.tree_cpu_seconds(self.root_pid, live)
 
     def backstops(self, now: float) -> None:
         """Wall-clock and output backstops per running test, and the import's."""
@@ -452,9 +536,8 @@ class _Run:
     def child_died(self) -> None:
         """The root child died before the end: what that means depends on how far it got."""
         state = self.state
-        assert self.proc is not None
-        code = self.proc.returncode
-        death = verdicts.describe_exit(code)
+        code = self.proc.returncode if self.proc is not None else None
+        death = verdicts.describe_exit(code) if self.proc is not None else "the process ended"
         crash = ""
         with contextlib.suppress(OSError):
             crash = verdicts.user_crash_lines(
@@ -496,6 +579,7 @@ def grade(
     cancel: threading.Event | None = None,
     confine: bool = True,
     up_to_level: int | None = None,
+    server: WarmServer | None = None,
 ) -> RunResult:
     """Grade `attempt` against its kata's hidden suite. Raises GradingCancelled when `cancel` is set
     before the run ends."""

@@ -267,6 +267,9 @@ class Harness:
     canary_pass: list[pytest.Item] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     door: Door | None = None
+    snapshot: Any = None
+    suite_modules: tuple[str, ...] = ()
+    uses: dict[str, list[str]] = field(default_factory=dict)
     start: Record = field(default_factory=dict)
     in_worker: bool = False
 
@@ -285,8 +288,7 @@ class Harness:
         enough for one message each."""
         tests = []
         for item in self.suite_items:
-            function = getattr(item, "obj", None)
-            uses = uses_of(function) if callable(function) else []
+            uses = self.uses.get(item.nodeid, [])
             tests.append(
                 {
                     "nodeid": item.nodeid,
@@ -308,20 +310,67 @@ class Harness:
     # ---- the server loop --------------------------------------------------------------------------
 
     def serve(self, session: pytest.Session) -> None:
-        """Wait for `start` (in a warm server, many; here one) and run the run's root."""
-        fd = self.sock.fileno()
+        """Wait for `start`. A cold child runs the run's root itself. A warm server (the suite
+        collected, the libraries imported, no attempt ever loaded) gets each run's channel with the
+        command and forks a fresh root for it, then waits for the next."""
+        self.prepare()
+        roots: set[int] = set()
         while True:
-            command = channel.receive_command(fd)
-            if command is None or command.get("cmd") != "start":
+            command, fds = channel.receive_with_fds(self.sock, 1.0 if roots else None)
+            roots -= _reaped(roots)
+            if command is None:
                 return
-            self.run_root(command)
+            if not command:
+                continue
+            if command.get("cmd") != "start":
+                return
+            if not fds:
+                self.run_root(command)
+                return
+            pid = os.fork()
+            if pid == 0:
+                server = os.getppid()
+                self.sock.close()
+                for extra in fds[1:]:
+                    os.close(extra)
+                self.sock = socket.socket(fileno=fds[0])
+                sandbox.die_with_parent(server)
+                try:
+                    self.run_root(command)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            roots.add(pid)
+
+    def prepare(self) -> None:
+        """What every run of this suite shares, done once (in a warm server, before any fork): what
+        each test may call, the door and its timers, and the snapshot of the judging machinery."""
+        from kata_runner.tamper import Snapshot
+
+        self.suite_modules = tuple(
+            sorted({i.module.__name__ for i in self.suite_items if isinstance(i, pytest.Function)})
+        )
+        self.uses = {
+            item.nodeid: uses_of(item.obj) if isinstance(item, pytest.Function) else []
+            for item in self.suite_items
+        }
+        self.door = Door(None, self.suite_modules)  # type: ignore[arg-type]
+        self.door.install_timers()  # before the snapshot: it holds these handlers
+        self.snapshot = Snapshot.take(
+            self.suite_modules, (signal.SIGPROF, signal.SIGALRM), self.config.pluginmanager
+        )
+        gc.collect()
+        gc.freeze()  # what forks share copy-on-write: keep the collector off it
 
     def run_root(self, start: Record) -> None:
         self.start = start
         key = bytes.fromhex(start["key"])
         write = channel.record_writer(self.sock.fileno(), key, "root")
+        write({"type": "hello", "pid": os.getpid()})
         limits = start["limits"]
         run_dir = Path(start["run_dir"])
+        _settle_in(run_dir)
         sandbox.become_subreaper()
         with contextlib.suppress(ValueError, OSError):
             sandbox.limit(resource.RLIMIT_CPU, int(limits["run_cpu_seconds"]))
@@ -335,24 +384,8 @@ class Harness:
             applied = landlock.restrict_self(roots.read, roots.write, roots.list_only)
             confinement = {"abi": applied.abi, "reason": applied.reason}
         write({"type": "confined", **confinement})
-        from kata_runner.tamper import Snapshot
-
-        self.door = Door(None, ())  # type: ignore[arg-type]
-        self.door.install_timers()  # once: the snapshot holds these handlers
-
-        suite_modules = tuple(
-            sorted(
-                {
-                    item.module.__name__
-                    for item in self.suite_items
-                    if isinstance(item, pytest.Function)
-                }
-            )
-        )
-        snapshot = Snapshot.take(
-            suite_modules, (signal.SIGPROF, signal.SIGALRM), self.config.pluginmanager
-        )
-        import_record, module = self.import_attempt(start, suite_modules)
+        snapshot = self.snapshot
+        import_record, module = self.import_attempt(start, self.suite_modules)
         write(import_record)
         if module is None:
             write({"type": "end"})
@@ -653,6 +686,35 @@ class _BoundedOutput(io.TextIOBase):
             self.kept += text[: OUTPUT_KEPT - len(self.kept)]
         self.total += len(text)
         return len(text)
+
+
+def _settle_in(run_dir: Path) -> None:
+    """This run's own directories for files, temporary files, Hypothesis and crash dumps (a root
+    forked from a warm server starts with the server's)."""
+    import tempfile
+
+    os.chdir(run_dir / "work")
+    os.environ.update(
+        HOME=str(run_dir / "home"),
+        TMPDIR=str(run_dir / "tmp"),
+        HYPOTHESIS_STORAGE_DIRECTORY=str(run_dir / "hypothesis"),
+    )
+    tempfile.tempdir = None
+    crash = (run_dir / "crash-root.txt").open("w")
+    faulthandler.enable(file=crash, all_threads=True)
+
+
+def _reaped(pids: set[int]) -> set[int]:
+    """Those of `pids` (children of this process) that have ended, collected."""
+    done = set()
+    for pid in pids:
+        try:
+            finished, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            finished = pid
+        if finished:
+            done.add(pid)
+    return done
 
 
 def _seed_everything() -> None:

@@ -21,7 +21,7 @@ from kata_runner.attempt import Attempt, read_attempt
 from kata_runner.bugs import Bug, load_bugs
 from kata_runner.catalog import Catalog, Kata
 from kata_runner.errors import StorageError, UsageError
-from kata_runner.grading import GradingCancelled, Progress, grade
+from kata_runner.grading import GradingCancelled, Progress, WarmServer, grade
 from kata_runner.history import History, Session
 from kata_runner.results import RunResult, SessionClock
 from kata_runner.statement import Statement
@@ -312,6 +312,7 @@ class Practice:
         record: bool = True,
         cancel: threading.Event | None = None,
         up_to_level: int | None = None,
+        server: WarmServer | None = None,
     ) -> tuple[RunResult, Session | None, list[str]]:
         """Grade with the history: the source is stored first, the results and the clock after.
 
@@ -337,7 +338,9 @@ class Practice:
                 warnings.append(f"could not save this run to the history: {exc}")
             warnings.extend(self.take_notices())
         try:
-            result = grade(attempt, progress=progress, cancel=cancel, up_to_level=up_to_level)
+            result = grade(
+                attempt, progress=progress, cancel=cancel, up_to_level=up_to_level, server=server
+            )
         except GradingCancelled:
             if run_id is not None:
                 with contextlib.suppress(StorageError):

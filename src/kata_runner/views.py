@@ -421,10 +421,16 @@ class Watching:
     for each report, which starts with the headline, and the header's clock ticks every second."""
 
     def __init__(self, app: App, kata: Kata) -> None:
+        from kata_runner.grading import WarmServer
+
         self.app, self.kata = app, kata
         self.path = app.practice.workspace.attempt_path(kata)
         self.printing = threading.Lock()
         self.state = "grading"
+        self.server = WarmServer(kata)  # every save after the first is graded warm
+
+    def close(self) -> None:
+        self.server.close()
 
     def header(self) -> str:
         session = self.app.practice.history.open_session(self.kata.slug)
@@ -452,7 +458,14 @@ class Watching:
         self.state = "grading"
         session = self.app.practice.history.open_session(self.kata.slug)
         try:
-            result, updated, warnings = self.app.practice.grade(attempt, session, cancel=cancel)
+            if not self.server.alive():  # it died (out of memory?): start another for the next save
+                from kata_runner.grading import WarmServer
+
+                self.server.close()
+                self.server = WarmServer(self.kata)
+            result, updated, warnings = self.app.practice.grade(
+                attempt, session, cancel=cancel, server=self.server
+            )
         except GradingCancelled:
             return  # a newer save is being graded instead
         self.state = "graded " + time.strftime("%H:%M:%S")

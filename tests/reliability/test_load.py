@@ -136,3 +136,20 @@ def test_every_reference_and_every_bug_keeps_its_verdict_beside_three_cpu_hogs(c
         ):
             problems.append(f"{slug} {name}: lost its verdict under load ({doc['reason']})")
     assert not problems, "\n".join(problems)
+
+
+def test_a_warm_grading_gives_the_same_documents_as_a_cold_one():
+    """`kata watch` grades through a warm server: the verdicts, messages and examples are those of a
+    cold `kata run`, for the reference and for slips."""
+    from kata_runner.grading import WarmServer
+
+    kata = Catalog().get("cosine_similarity")
+    server = WarmServer(kata)
+    try:
+        for name, source in [("reference", kata.solution_path.read_text()), *SLIPS.items()]:
+            cold = grade(Attempt(kata, source, name), jobs=1).to_json()
+            warm = grade(Attempt(kata, source, name), jobs=2, server=server).to_json()
+            assert signature(warm) == signature(cold), name
+            assert [t["message"] for t in warm["tests"]] == [t["message"] for t in cold["tests"]]
+    finally:
+        server.close()
