@@ -61,3 +61,15 @@ def bench(session: nox.Session) -> None:
     """Grading time of each reference against an import baseline, and the timing method against itself."""
     install_kata(session)
     session.run("python", "benchmarks/grading.py", *session.posargs)
+
+
+@nox.session(default=False)
+def golden(session: nox.Session) -> None:
+    """Every results document of the contract against the recorded ones (a refactoring keeps them
+    all); `nox -s golden -- record` records them after a deliberate change."""
+    install_kata(session, *TEST_DEPS)
+    mode = "record" if "record" in session.posargs else "check"
+    args = [a for a in session.posargs if a != "record"]
+    session.run(
+        "pytest", "tests/test_contract.py", "-k", "recorded_ones", *args, env={"KATA_GOLDEN": mode}
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from rich.console import Console
 from kata_runner.attempt import Attempt, read_attempt
 from kata_runner.catalog import Catalog
 from kata_runner.cli import App, main
-from kata_runner.grading import grade
+from kata_runner.grading import WarmServer, grade
 from kata_runner.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -96,22 +98,41 @@ def probe_env(tmp_path: Path) -> dict[str, str]:
 
 
 class Gradings:
-    """Gradings of the catalogue contract, started together on a small pool; call one to wait for it."""
+    """Gradings of the catalogue contract, started together on a small pool; call one to wait for it.
 
-    def __init__(self, jobs: list[tuple[str, str, Path | str]], workers: int) -> None:
+    The gradings of one kata share a warm server (the suite collected once, a fresh confined root
+    forked per grading: the path `kata watch` takes, with every check of a cold run). A bug is
+    graded up to its own level: the contract asks nothing of the levels above it."""
+
+    def __init__(self, jobs: list[tuple[str, str, Path | str, int | None]], workers: int) -> None:
         self.catalog = Catalog()
         self.pool = ThreadPoolExecutor(max_workers=workers)
         self.futures: dict[tuple[str, str], Future[dict[str, Any]]] = {}
-        for slug, name, what in jobs:
+        self.servers: dict[str, WarmServer] = {}
+        self.remaining = Counter(slug for slug, *_ in jobs)
+        self.lock = threading.Lock()
+        for slug, name, what, up_to_level in jobs:
             kata = self.catalog.get(slug)
             attempt = (
                 read_attempt(kata, what)
                 if isinstance(what, Path)
                 else Attempt(kata, what, f"{slug} {name}")
             )
-            self.futures[(slug, name)] = self.pool.submit(
-                lambda a=attempt: grade(a, jobs=1).to_json()
-            )
+            self.futures[(slug, name)] = self.pool.submit(self._grade, attempt, up_to_level)
+
+    def _grade(self, attempt: Attempt, up_to_level: int | None) -> dict[str, Any]:
+        slug = attempt.kata.slug
+        with self.lock:
+            if slug not in self.servers:
+                self.servers[slug] = WarmServer(attempt.kata)
+            server = self.servers[slug]
+        try:
+            return grade(attempt, jobs=1, server=server, up_to_level=up_to_level).to_json()
+        finally:
+            with self.lock:
+                self.remaining[slug] -= 1
+                if not self.remaining[slug]:
+                    self.servers.pop(slug).close()
 
     def __call__(self, slug: str, name: str) -> dict[str, Any]:
         return self.futures[(slug, name)].result()
@@ -120,6 +141,13 @@ class Gradings:
         """Block until no grading is running (timing must not share the machine with them)."""
         for future in self.futures.values():
             future.exception()
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+        with self.lock:
+            for server in self.servers.values():
+                server.close()
+            self.servers.clear()
 
 
 @pytest.fixture(scope="session")
@@ -137,4 +165,4 @@ def graded(request: pytest.FixtureRequest) -> Iterator[Gradings]:
         int(os.environ.get("KATA_CONTRACT_WORKERS", os.cpu_count() or 2)),
     )
     yield gradings
-    gradings.pool.shutdown(cancel_futures=True)
+    gradings.close()

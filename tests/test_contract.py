@@ -54,15 +54,18 @@ def bug_cases(slug: str) -> list[dict[str, Any]]:
     return cases
 
 
-def _jobs() -> list[tuple[str, str, Path | str]]:
-    jobs: list[tuple[str, str, Path | str]] = []
+def _jobs() -> list[tuple[str, str, Path | str, int | None]]:
+    """(slug, name, source or path, graded up to this level or every level)."""
+    jobs: list[tuple[str, str, Path | str, int | None]] = []
     for kata in CATALOG:
-        jobs.append((kata.slug, "stub", kata.stub_path))
-        jobs.append((kata.slug, "reference", kata.solution_path))
+        jobs.append((kata.slug, "stub", kata.stub_path, None))
+        jobs.append((kata.slug, "reference", kata.solution_path, None))
         for case in bug_cases(kata.slug):
-            jobs.append((kata.slug, case["name"], case.get("source") or case["path"]))
+            jobs.append(
+                (kata.slug, case["name"], case.get("source") or case["path"], case["level"])
+            )
         for case in load_cases(kata.slug)["correct"]:
-            jobs.append((kata.slug, case["file"], CASES_DIR / kata.slug / case["file"]))
+            jobs.append((kata.slug, case["file"], CASES_DIR / kata.slug / case["file"], None))
     return jobs
 
 
@@ -160,29 +163,41 @@ def normalised(doc: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-@pytest.mark.parametrize("slug", CATALOG.slugs())
-def test_results_documents_match_the_recorded_ones(graded, slug):
-    """`KATA_GOLDEN=record pytest tests/test_contract.py -k <slug>` records them after a deliberate
-    change of verdicts or messages (say which in the commit)."""
-    golden = GOLDEN_DIR / f"{slug}.json"
-    names = [name for job_slug, name, _ in JOBS if job_slug == slug]
-    current = {name: normalised(graded(slug, name)) for name in names}
-    if os.environ.get("KATA_GOLDEN") == "record":
-        GOLDEN_DIR.mkdir(exist_ok=True)
-        golden.write_text(json.dumps(current, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
-    assert golden.is_file(), (
-        f"no recorded documents for {slug}: record them (see this test's docstring)"
-    )
-    recorded = json.loads(golden.read_text())
-    assert sorted(recorded) == sorted(current), "the gradings of this kata changed (names differ)"
-    for name in names:
-        if recorded[name] != current[name]:
-            before, after = recorded[name], current[name]
-            changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
-            tests = [
-                f"{b['nodeid']}: {b['status']} -> {a['status']}"
-                + (" (message)" if b["message"] != a["message"] else "")
-                for b, a in zip(before.get("tests", []), after.get("tests", []), strict=False)
-                if b != a
-            ]
-            pytest.fail(f"{slug} {name}: {', '.join(changed)} changed\n" + "\n".join(tests[:10]))
+# Recorded documents depend on the machine's speed where a verdict is a time limit, so this check
+# is a refactoring aid run on one machine (`nox -s golden`), not part of the default sessions.
+if os.environ.get("KATA_GOLDEN") in ("check", "record"):
+
+    @pytest.mark.parametrize("slug", CATALOG.slugs())
+    def test_results_documents_match_the_recorded_ones(graded, slug):
+        """`KATA_GOLDEN=record pytest tests/test_contract.py -k <slug>` records them after a deliberate
+        change of verdicts or messages (say which in the commit)."""
+        golden = GOLDEN_DIR / f"{slug}.json"
+        names = [name for job_slug, name, *_ in JOBS if job_slug == slug]
+        current = {name: normalised(graded(slug, name)) for name in names}
+        if os.environ.get("KATA_GOLDEN") == "record":
+            GOLDEN_DIR.mkdir(exist_ok=True)
+            golden.write_text(
+                json.dumps(current, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+            )
+        assert golden.is_file(), (
+            f"no recorded documents for {slug}: record them (see this test's docstring)"
+        )
+        recorded = json.loads(golden.read_text())
+        assert sorted(recorded) == sorted(current), (
+            "the gradings of this kata changed (names differ)"
+        )
+        for name in names:
+            if recorded[name] != current[name]:
+                before, after = recorded[name], current[name]
+                changed = [
+                    k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)
+                ]
+                tests = [
+                    f"{b['nodeid']}: {b['status']} -> {a['status']}"
+                    + (" (message)" if b["message"] != a["message"] else "")
+                    for b, a in zip(before.get("tests", []), after.get("tests", []), strict=False)
+                    if b != a
+                ]
+                pytest.fail(
+                    f"{slug} {name}: {', '.join(changed)} changed\n" + "\n".join(tests[:10])
+                )

@@ -281,6 +281,7 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
     from kata_runner import sandbox
 
     sandbox.become_subreaper()  # orphans of an attempt come back to us, and are killed
+    sandbox.sweep_stale_runs()  # what a killed `kata` left behind goes at the next command
     app = app or App()
     app.writes = args.verb in WRITING_VERBS or bool(getattr(args, "reveal", False))
     try:

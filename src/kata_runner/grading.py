@@ -167,6 +167,7 @@ class WarmServer:
         finally:
             child_sock.close()
         self.dir.record_owner(self.proc.pid)
+        self._sending = threading.Lock()  # gradings in several threads may share one server
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -175,7 +176,8 @@ class WarmServer:
         """Hand a run to the server: its own channel travels with the start command."""
         parent_sock, child_sock = channel.socket_pair()
         try:
-            channel.send_command(self.control, start, fds=[child_sock.fileno()])
+            with self._sending:
+                channel.send_command(self.control, start, fds=[child_sock.fileno()])
         finally:
             child_sock.close()
         return parent_sock
@@ -405,6 +407,10 @@ class _Run:
                 self.import_started = None
                 if not record.get("ok"):
                     state.import_failure = record["message"]
+                elif record.get("tamper"):
+                    state.tampering = (
+                        f"your code changed the grading machinery: {record['tamper'][0]}"
+                    )
                 else:
                     state.import_cpu = record.get("cpu_s")
                     self.schedule(sock)
@@ -497,6 +503,11 @@ class _Run:
     def backstops(self, now: float) -> None:
         """Wall-clock and output backstops per running test, and the import's."""
         state = self.state
+        if self.root_pid is not None and sandbox.is_stopped(self.root_pid):
+            # nothing outside the run signals its root (its own session, no terminal): a stopped
+            # root can only be the attempt's doing, to stall the run past its limits
+            state.tampering = "your code stopped the grading process (SIGSTOP) to dodge its limits"
+            return
         if self.import_started is not None:
             if now - self.import_started > IMPORT_CPU_SECONDS * BACKSTOP_MULTIPLE + BACKSTOP_SLACK:
                 state.import_failure = (

@@ -94,7 +94,11 @@ def _code_names(code: CodeType, seen: set[int]) -> set[str]:
 def uses_of(function: Callable[..., Any]) -> list[str]:
     """Names a test may reach: the global and attribute names in its code and, transitively, in the
     code of the suite's functions and classes it names. An over-approximation by design."""
-    module_globals = getattr(function, "__globals__", {})
+    base = getattr(getattr(function, "hypothesis", None), "inner_test", None) or function
+    base = getattr(base, "__wrapped__", None) or base
+    # a @given test is Hypothesis's wrapper: its globals are Hypothesis's, not the suite's
+    module_globals = getattr(base, "__globals__", {})
+    module_name = getattr(base, "__module__", None)
     names: set[str] = set()
     seen: set[int] = set()
     pending: list[Any] = [function]
@@ -122,7 +126,7 @@ def uses_of(function: Callable[..., Any]) -> list[str]:
             names |= found
             for name in found:
                 value = module_globals.get(name)
-                if callable(value) and getattr(value, "__module__", None) == function.__module__:
+                if callable(value) and getattr(value, "__module__", None) == module_name:
                     pending.append(value)
     return sorted(names)
 
@@ -355,6 +359,11 @@ class Harness:
             item.nodeid: uses_of(item.obj) if isinstance(item, pytest.Function) else []
             for item in self.suite_items
         }
+        for canary in self.canary_fail + self.canary_pass:
+            # once here, so that every forked test finds the machinery warm: the first Hypothesis
+            # failure and its report cost a forked test about 0.4 s
+            canary.ihook.pytest_runtest_protocol(item=canary, nextitem=None)
+        self.phases = []
         self.door = Door(None, self.suite_modules)  # type: ignore[arg-type]
         self.door.install_timers()  # before the snapshot: it holds these handlers
         self.snapshot = Snapshot.take(
@@ -386,6 +395,10 @@ class Harness:
         write({"type": "confined", **confinement})
         snapshot = self.snapshot
         import_record, module = self.import_attempt(start, self.suite_modules)
+        if module is not None:
+            # what the import itself changed shows before any test runs (a test that does not
+            # pass is not checked again, and an unregistered runner leaves no test passing)
+            import_record["tamper"] = snapshot.changes()
         write(import_record)
         if module is None:
             write({"type": "end"})

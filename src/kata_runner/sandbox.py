@@ -169,6 +169,12 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
+def is_stopped(pid: int) -> bool:
+    """Stopped by a signal (SIGSTOP, SIGTSTP) or by a tracer."""
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] in (b"T", b"t")  # type: ignore[index]
+
+
 def is_zombie(pid: int) -> bool:
     fields = stat_fields(pid)
     return bool(fields) and fields[0] == b"Z"  # type: ignore[index]
@@ -272,11 +278,6 @@ def sweep_stale_runs(temp_dir: Path | None = None, *, older_than: float = 2.0) -
                 continue
             owner = {}
         if _alive(owner.get("kata_pid"), owner.get("kata_start")):
-            continue
-        try:
-            if time.time() - entry.stat().st_mtime < older_than:
-                continue
-        except OSError:
             continue
         child, child_start = owner.get("child_pid"), owner.get("child_start")
         if _alive(child, child_start):

@@ -135,7 +135,10 @@ def test_the_attempt_cannot_stop_kill_or_forge_the_output_of_kata(practising, tm
             def _ancestors():
                 pid, found = os.getpid(), []
                 while pid > 1:
-                    stat = open(f"/proc/{pid}/stat", "rb").read()
+                    try:
+                        stat = open(f"/proc/{pid}/stat", "rb").read()
+                    except OSError:  # the confinement may hide the ancestors: then guess
+                        return found or [os.getppid(), os.getppid() - 1, os.getppid() + 1]
                     pid = int(stat[stat.rfind(b")") + 2:].split()[1])
                     found.append(pid)
                 return found
@@ -166,12 +169,16 @@ def test_the_attempt_cannot_stop_kill_or_forge_the_output_of_kata(practising, tm
 
 
 def _pids_printed(result: subprocess.CompletedProcess[str]) -> list[int]:
-    return [
-        int(p)
-        for line in graded_output(result).splitlines()
-        if line.startswith("PID ")
-        for p in line.split()[1:]
-    ]
+    """The pids on complete `PID ...` lines (a test's kept output may end mid-line, before the
+    note that it was truncated)."""
+    doc = json.loads(result.stdout)
+    pids = []
+    for test in doc["tests"]:
+        lines = test["output"].splitlines()
+        if lines and lines[-1].startswith("[output truncated"):
+            lines = lines[:-2]
+        pids += [int(p) for line in lines if line.startswith("PID ") for p in line.split()[1:]]
+    return pids
 
 
 def alive(pids: list[int]) -> list[int]:

@@ -103,20 +103,26 @@ def test_the_unnormalised_matrix_gets_one_verdict_20_times_quiet_and_loaded(requ
 def test_ordinary_slips_get_the_same_verdict_quiet_and_loaded(slip, cpu_hogs):
     docs = [_grade(SLIPS[slip], f"{slip}.py") for _ in range(3)]
     assert len({json.dumps(signature(d)) for d in docs}) == 1
-    assert docs[0]["cleared_levels"] == 0 and docs[0]["reason"] is None
+    cleared = 1 if slip == "unnormalised-matrix" else 0  # it breaks only the matrix of level 2
+    assert docs[0]["cleared_levels"] == cleared and docs[0]["reason"] is None
 
 
 def _jobs() -> list[tuple[str, str, str, dict[str, Any] | None]]:
+    """Every reference, and of each kata's bugs those whose verdict is a time limit (the verdicts
+    that load could move) plus the first bug of each level: the contract grades every bug quietly."""
     jobs = []
     for kata in CATALOG:
         jobs.append((kata.slug, "reference", kata.solution_path.read_text(), None))
+        seen_levels: set[int] = set()
         for case in bug_cases(kata.slug):
-            source = case.get("source") or Path(case["path"]).read_text()
-            jobs.append((kata.slug, case["name"], source, case))
+            if case.get("status") == "timeout" or case["level"] not in seen_levels:
+                seen_levels.add(case["level"])
+                source = case.get("source") or Path(case["path"]).read_text()
+                jobs.append((kata.slug, case["name"], source, case))
     return jobs
 
 
-def test_every_reference_and_every_bug_keeps_its_verdict_beside_three_cpu_hogs(cpu_hogs):
+def test_every_reference_and_a_bug_per_level_keep_their_verdicts_beside_three_cpu_hogs(cpu_hogs):
     jobs = _jobs()
     with ThreadPoolExecutor(max_workers=2) as pool:
         docs = list(pool.map(lambda job: _grade(job[2], job[1], job[0]), jobs))

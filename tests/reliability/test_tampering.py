@@ -41,8 +41,19 @@ FAMILIES = {
         _pytest.reports.TestReport.__init__ = __init__
     """,
     "makereport_hook_registered": """
-        import gc
         import pytest
+        import sys
+        def _config():
+            # gc.get_objects() no longer sees the runner's objects (they are frozen before any
+            # fork), so walk up the frames that import this module
+            frame = sys._getframe()
+            while frame is not None:
+                for value in list(frame.f_locals.values()):
+                    config = getattr(value, "config", None)
+                    if hasattr(config, "pluginmanager"):
+                        return config
+                frame = frame.f_back
+            raise SystemExit("no pytest config found from the importing frames")
         class _Pass:
             @pytest.hookimpl(wrapper=True, tryfirst=True)
             def pytest_runtest_call(self, item):
@@ -55,15 +66,22 @@ FAMILIES = {
                 report = yield
                 report.outcome = "passed"
                 return report
-        for _obj in gc.get_objects():
-            if type(_obj).__name__ == "Config" and hasattr(_obj, "pluginmanager"):
-                _obj.pluginmanager.register(_Pass(), "pass-everything")
+        _config().pluginmanager.register(_Pass(), "pass-everything")
     """,
     "runner_unregistered": """
-        import gc
-        for _obj in gc.get_objects():
-            if type(_obj).__name__ == "Config" and hasattr(_obj, "pluginmanager"):
-                _obj.pluginmanager.unregister(name="runner")
+        import sys
+        def _config():
+            # gc.get_objects() no longer sees the runner's objects (they are frozen before any
+            # fork), so walk up the frames that import this module
+            frame = sys._getframe()
+            while frame is not None:
+                for value in list(frame.f_locals.values()):
+                    config = getattr(value, "config", None)
+                    if hasattr(config, "pluginmanager"):
+                        return config
+                frame = frame.f_back
+            raise SystemExit("no pytest config found from the importing frames")
+        _config().pluginmanager.unregister(name="runner")
     """,
     "function_runtest_no_op": """
         import _pytest.python
