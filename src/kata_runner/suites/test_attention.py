@@ -70,6 +70,15 @@ def sdpa_oracle(q, k, v, mask=None, is_causal=False):
     return out.to(q.dtype)
 
 
+def expect_output(
+    fn, *args, expected, call: str, rule: str, rtol=None, atol=None, **kwargs
+) -> None:
+    """fn(*args, **kwargs) must match `expected`; an exception is a failure of `rule` too."""
+    __tracebackhide__ = True
+    actual = returns(fn, *args, call=call, rule=rule, **kwargs)
+    expect_tensor(actual, expected, call=call, rule=rule, rtol=rtol, atol=atol)
+
+
 def seeded(text: str, seed: int) -> str:
     return f"{text}; entries ~ N(0, 1) from torch.Generator().manual_seed({seed})"
 
@@ -93,46 +102,16 @@ def sdpa_call(q, k, v, mask=None) -> str:
 
 
 @pytest.mark.level(1)
-def test_worked_example_from_the_statement(impl):
-    q = torch.tensor([[1.0, 0.0]])
-    k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    v = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    w0 = 1 / (1 + math.exp(-1 / math.sqrt(2)))  # softmax([1/√2, 0])[0]
-    expected = torch.tensor([[w0, 1 - w0]])
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v),
-        expected,
-        call=sdpa_call(q, k, v),
-        rule="softmax(q kᵀ / √E) v: scores [1/√2, 0], weights [0.6698, 0.3302]",
-        **tol(torch.float32),
-    )
-
-
-@pytest.mark.level(1)
-def test_scores_are_scaled_by_one_over_sqrt_e(impl):
-    # q·k1 = 16 · 0.25 = 4, so the scaled score is 4/√16 = 1 against 0 for k0: the output is
-    # sigmoid(1) = 0.731 (no scale gives sigmoid(4) = 0.982, 1/E gives sigmoid(0.25) = 0.562).
-    q = torch.full((1, 16), 0.25)
-    k = torch.stack([torch.zeros(16), torch.ones(16)])
-    v = torch.tensor([[0.0], [1.0]])
-    expected = torch.tensor([[1 / (1 + math.exp(-1.0))]])
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v),
-        expected,
-        call=sdpa_call(q, k, v) + " (q all 0.25, k = [zeros, ones], E = 16)",
-        rule=SCALE_RULE + "; expected sigmoid(4/√16) = 0.731",
-        **tol(torch.float32),
-    )
-
-
-@pytest.mark.level(1)
 def test_softmax_is_over_the_keys(impl):
     g = torch.Generator().manual_seed(11)
     q, k = randn(g, 2, 3, 8), randn(g, 2, 5, 8)
     v = torch.ones(2, 5, 4)
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v),
-        torch.ones(2, 3, 4),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        expected=torch.ones(2, 3, 4),
         call=seeded(sdpa_call(q, k, v) + " with v all ones", 11),
         rule=AXIS_RULE,
         **tol(torch.float32),
@@ -152,11 +131,57 @@ def test_masked_keys_get_zero_weight(impl):
     mask = torch.tensor(
         [[True, True, False, False], [False, True, False, False], [True, True, False, False]]
     )
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v, mask),
-        torch.ones(3, 1),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        mask,
+        expected=torch.ones(3, 1),
         call=sdpa_call(q, k, v, mask),
         rule=MASK_RULE + " (allowed keys have v = 1, forbidden keys v = 100)",
+        **tol(torch.float32),
+    )
+
+
+@pytest.mark.level(1)
+def test_scores_are_scaled_by_one_over_sqrt_e(impl):
+    # After the softmax and mask tests: with one query, a softmax over the queries gives every key
+    # weight 1, which this test alone would blame on the scale.
+    # q·k1 = 16 · 0.25 = 4, so the scaled score is 4/√16 = 1 against 0 for k0: the output is
+    # sigmoid(1) = 0.731 (no scale gives sigmoid(4) = 0.982, 1/E gives sigmoid(0.25) = 0.562).
+    q = torch.full((1, 16), 0.25)
+    k = torch.stack([torch.zeros(16), torch.ones(16)])
+    v = torch.tensor([[0.0], [1.0]])
+    expected = torch.tensor([[1 / (1 + math.exp(-1.0))]])
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        expected=expected,
+        call=sdpa_call(q, k, v) + " (q all 0.25, k = [zeros, ones], E = 16)",
+        rule=SCALE_RULE + "; expected sigmoid(4/√16) = 0.731",
+        **tol(torch.float32),
+    )
+
+
+@pytest.mark.level(1)
+def test_worked_example_from_the_statement(impl):
+    # After the examples of single rules, so that a bug first fails the example of its own rule.
+    q = torch.tensor([[1.0, 0.0]])
+    k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    v = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    w0 = 1 / (1 + math.exp(-1 / math.sqrt(2)))  # softmax([1/√2, 0])[0]
+    expected = torch.tensor([[w0, 1 - w0]])
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        expected=expected,
+        call=sdpa_call(q, k, v),
+        rule="softmax(q kᵀ / √E) v: scores [1/√2, 0], weights [0.6698, 0.3302]",
         **tol(torch.float32),
     )
 
@@ -180,9 +205,13 @@ def test_batch_dimensions_and_mask_broadcasting(impl, q_shape, kv_lead, mask_sha
     g = torch.Generator().manual_seed(seed)
     q, k, v = randn(g, *q_shape), randn(g, *kv_lead, 7, 8), randn(g, *kv_lead, 7, 3)
     mask = None if mask_shape is None else random_mask(g, *mask_shape)
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v, mask),
-        sdpa_oracle(q, k, v, mask),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        mask,
+        expected=sdpa_oracle(q, k, v, mask),
         call=seeded(sdpa_call(q, k, v, mask), seed),
         rule=SDPA + "; leading dimensions are batch dimensions, the mask broadcasts to (..., L, S)",
         **tol(torch.float32),
@@ -200,9 +229,13 @@ def test_output_dtype_is_the_input_dtype(impl, dtype):
         randn(g, 2, 6, 5, dtype=dtype),
     )
     mask = random_mask(g, 4, 6)
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v, mask),
-        sdpa_oracle(q, k, v, mask),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        mask,
+        expected=sdpa_oracle(q, k, v, mask),
         call=seeded(sdpa_call(q, k, v, mask), seed),
         rule=SDPA + "; the output dtype is the input dtype",
         **tol(dtype),
@@ -217,9 +250,12 @@ def test_large_scores_do_not_overflow(impl):
     q = torch.stack([torch.full((16,), 10.0), torch.full((16,), -10.0)])
     k = torch.stack([torch.full((16,), 10.0), torch.full((16,), 8.0), torch.full((16,), -10.0)])
     v = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v),
-        torch.tensor([[1.0, 2.0], [5.0, 6.0]]),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        expected=torch.tensor([[1.0, 2.0], [5.0, 6.0]]),
         call=sdpa_call(q, k, v) + " (q rows ±10·ones(16); k rows 10·ones, 8·ones, -10·ones)",
         rule="rule: large scores must not overflow (a stable softmax subtracts the row maximum)",
         **tol(torch.float32),
@@ -254,9 +290,13 @@ def build_sdpa(case):
 @given(case=sdpa_cases())
 def test_agrees_with_torch_sdpa(impl, case):
     q, k, v, mask = build_sdpa(case)
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v, mask),
-        sdpa_oracle(q, k, v, mask),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        mask,
+        expected=sdpa_oracle(q, k, v, mask),
         call=seeded(sdpa_call(q, k, v, mask), case[-1]),
         rule=SDPA + " (scale 1/√E, softmax over keys, True = may attend)",
         **tol(case[-2]),
@@ -269,9 +309,13 @@ def test_agrees_with_torch_sdpa(impl, case):
 def test_weights_over_the_keys_sum_to_one(impl, case):
     q, k, v, mask = build_sdpa(case)
     ones = torch.ones_like(v)
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, ones, mask),
-        torch.ones(*q.shape[:-1], v.shape[-1], dtype=v.dtype),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        ones,
+        mask,
+        expected=torch.ones(*q.shape[:-1], v.shape[-1], dtype=v.dtype),
         call=seeded(sdpa_call(q, k, ones, mask) + " with v all ones", case[-1]),
         rule=AXIS_RULE,
         **tol(case[-2]),
@@ -290,9 +334,13 @@ def test_keys_a_query_may_not_attend_change_nothing(impl, case, row):
     g = torch.Generator().manual_seed(case[-1] ^ 0x5EED)
     k2 = torch.where(hidden_S1, 10 * randn(g, *k.shape, dtype=k.dtype), k)
     v2 = torch.where(hidden_S1, 100 * randn(g, *v.shape, dtype=v.dtype), v)
-    expect_tensor(
-        impl.scaled_dot_product_attention(q_i, k2, v2, mask_i),
-        sdpa_oracle(q_i, k, v, mask_i),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q_i,
+        k2,
+        v2,
+        mask_i,
+        expected=sdpa_oracle(q_i, k, v, mask_i),
         call=seeded(sdpa_call(q_i, k2, v2, mask_i), case[-1])
         + f"; query {i} alone, k and v rewritten (×10, ×100) at the keys its mask row forbids",
         rule=MASK_RULE + ", so rewriting them changes nothing",
@@ -333,29 +381,33 @@ def build_csa(g, batch, T, D, E, Ev, dtype=torch.float32):
 @pytest.mark.level(2)
 @pytest.mark.parametrize("L", [1, 2, 4, 7])
 def test_causal_mask_is_true_on_and_below_the_diagonal(impl, L):
-    actual = impl.causal_mask(L)
     expected = tril(L)
     call = f"causal_mask({L})"
+    actual = returns(impl.causal_mask, L, call=call, rule=CAUSAL_RULE)
     if (
         isinstance(actual, torch.Tensor)
         and actual.shape == expected.shape
         and actual.dtype == torch.bool
+        and not torch.equal(actual, expected)
     ):
-        if not torch.equal(actual, expected):
-            fail(
-                CAUSAL_RULE,
-                call=call,
-                expected=expected.int().tolist(),
-                actual=actual.int().tolist(),
-            )
+        # The whole mask, as 0/1 rows: where it differs is what the candidate needs to see.
+        fail(
+            CAUSAL_RULE,
+            call=call,
+            expected=f"shape ({L}, {L}) bool, as 0/1: {expected.int().tolist()}",
+            actual=f"shape ({L}, {L}) bool, as 0/1: {actual.int().tolist()}",
+            show_values=False,
+        )
     expect_tensor(actual, expected, call=call, rule=CAUSAL_RULE, rtol=0.0, atol=0.0)
 
 
 @pytest.mark.level(2)
 def test_causal_mask_accepts_a_device(impl):
-    expect_tensor(
-        impl.causal_mask(3, device="cpu"),
-        tril(3),
+    expect_output(
+        impl.causal_mask,
+        3,
+        device="cpu",
+        expected=tril(3),
         call='causal_mask(3, device="cpu")',
         rule=CAUSAL_RULE + "; device= says where to create it",
         rtol=0.0,
@@ -369,9 +421,13 @@ def test_sdpa_with_the_causal_mask_matches_is_causal(impl):
     g = torch.Generator().manual_seed(seed)
     q, k, v = randn(g, 2, 3, 6, 8), randn(g, 2, 3, 6, 8), randn(g, 2, 3, 6, 4)
     mask = impl.causal_mask(6)
-    expect_tensor(
-        impl.scaled_dot_product_attention(q, k, v, mask),
-        sdpa_oracle(q, k, v, is_causal=True),
+    expect_output(
+        impl.scaled_dot_product_attention,
+        q,
+        k,
+        v,
+        mask,
+        expected=sdpa_oracle(q, k, v, is_causal=True),
         call=seeded(
             "scaled_dot_product_attention(q (2, 3, 6, 8), k, v (2, 3, 6, 4), mask=causal_mask(6))",
             seed,
@@ -387,9 +443,13 @@ def test_causal_self_attention_example(impl):
     seed = 22
     g = torch.Generator().manual_seed(seed)
     x, w_q, w_k, w_v = build_csa(g, (2,), 5, 6, 8, 3)
-    expect_tensor(
-        impl.causal_self_attention(x, w_q, w_k, w_v),
-        csa_oracle(x, w_q, w_k, w_v),
+    expect_output(
+        impl.causal_self_attention,
+        x,
+        w_q,
+        w_k,
+        w_v,
+        expected=csa_oracle(x, w_q, w_k, w_v),
         call=seeded(csa_call(x, w_q, w_k, w_v), seed),
         rule="causal_self_attention = softmax(causal-masked (x w_q)(x w_k)ᵀ / √E) (x w_v)",
         **tol(torch.float32),
@@ -401,8 +461,8 @@ def test_first_position_attends_only_to_itself(impl):
     seed = 23
     g = torch.Generator().manual_seed(seed)
     x, w_q, w_k, w_v = build_csa(g, (), 4, 6, 8, 3)
-    out = impl.causal_self_attention(x, w_q, w_k, w_v)
     call = seeded(csa_call(x, w_q, w_k, w_v), seed)
+    out = returns(impl.causal_self_attention, x, w_q, w_k, w_v, call=call, rule=CAUSAL_RULE)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (4, 3):
         expect_tensor(
             out,
@@ -423,8 +483,14 @@ def test_first_position_attends_only_to_itself(impl):
 @settings(max_examples=25)
 @given(L=st.integers(1, 16))
 def test_causal_mask_property(impl, L):
-    expect_tensor(
-        impl.causal_mask(L), tril(L), call=f"causal_mask({L})", rule=CAUSAL_RULE, rtol=0.0, atol=0.0
+    expect_output(
+        impl.causal_mask,
+        L,
+        expected=tril(L),
+        call=f"causal_mask({L})",
+        rule=CAUSAL_RULE,
+        rtol=0.0,
+        atol=0.0,
     )
 
 
@@ -444,9 +510,13 @@ def csa_cases(draw):
 def test_causal_self_attention_agrees_with_torch_sdpa(impl, case):
     *sizes, dtype, seed = case
     x, w_q, w_k, w_v = build_csa(torch.Generator().manual_seed(seed), *sizes, dtype=dtype)
-    expect_tensor(
-        impl.causal_self_attention(x, w_q, w_k, w_v),
-        csa_oracle(x, w_q, w_k, w_v),
+    expect_output(
+        impl.causal_self_attention,
+        x,
+        w_q,
+        w_k,
+        w_v,
+        expected=csa_oracle(x, w_q, w_k, w_v),
         call=seeded(csa_call(x, w_q, w_k, w_v), seed),
         rule="causal_self_attention = F.scaled_dot_product_attention(x w_q, x w_k, x w_v, is_causal=True)",
         **tol(dtype),
@@ -464,8 +534,24 @@ def test_output_does_not_depend_on_later_positions(impl, case, data):
     t = data.draw(st.integers(0, T - 2), label="t")
     x2 = x.clone()
     x2[..., t + 1 :, :] = 3 * randn(g, *x.shape[:-2], T - t - 1, x.shape[-1], dtype=dtype)
-    before = impl.causal_self_attention(x, w_q, w_k, w_v)
-    after = impl.causal_self_attention(x2, w_q, w_k, w_v)
+    before = returns(
+        impl.causal_self_attention,
+        x,
+        w_q,
+        w_k,
+        w_v,
+        call=csa_call(x, w_q, w_k, w_v),
+        rule=LEAK_RULE,
+    )
+    after = returns(
+        impl.causal_self_attention,
+        x2,
+        w_q,
+        w_k,
+        w_v,
+        call=csa_call(x2, w_q, w_k, w_v),
+        rule=LEAK_RULE,
+    )
     if not isinstance(before, torch.Tensor) or before.shape[-2:] != (T, w_v.shape[-1]):
         expect_tensor(
             before,
@@ -496,6 +582,9 @@ MASKS = (
     "; mask True = may attend, broadcast to (B, H, T, T); is_causal hides later keys; both apply"
 )
 GQA_RULE = "rule: query head h uses kv head h // (num_heads // num_kv_heads)"
+SCALE_HEAD_RULE = (
+    "rule: scores are scaled by 1/√head_dim (head_dim = d_model // num_heads = 4), not 1/√d_model"
+)
 LAYERS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
@@ -632,22 +721,6 @@ def test_d_model_not_divisible_by_num_heads_raises(impl, D, H):
 
 
 @pytest.mark.level(3)
-def test_forward_uses_the_modules_own_weights(impl):
-    torch.manual_seed(0)  # only to make the run repeatable; the oracle reads the weights back
-    module = impl.MultiHeadAttention(16, 4)
-    seed = 31
-    x = randn(torch.Generator().manual_seed(seed), 2, 5, 16)
-    check_mha(
-        module,
-        x,
-        4,
-        4,
-        call=forward_call(ctor(16, 4), x) + f" with its own initial weights; x from seed {seed}",
-        rule=MHA,
-    )
-
-
-@pytest.mark.level(3)
 def test_head_h_reads_its_own_columns(impl):
     # The query is the constant c (q_proj: weight 0, bias c), k = v = x with x[0] = zeros and
     # x[1] = ones, out_proj = identity. c sums to 0 over each head's own columns, so every head
@@ -667,9 +740,10 @@ def test_head_h_reads_its_own_columns(impl):
             lin.weight.copy_(torch.zeros(D, D) if name == "q_proj" else torch.eye(D))
             lin.bias.copy_(c if name == "q_proj" else torch.zeros(D))
     x = torch.stack([torch.zeros(D), torch.ones(D)])[None]
-    expect_tensor(
-        module(x),
-        torch.full((1, 2, D), 0.5),
+    expect_output(
+        module,
+        x,
+        expected=torch.full((1, 2, D), 0.5),
         call=call + "; x = [[zeros(12), ones(12)]]; c sums to 0 on each head's columns",
         rule="rule: head h uses columns [h·head_dim, (h+1)·head_dim) of each projection: view"
         " (B, T, H, head_dim), then transpose to (B, H, T, head_dim)",
@@ -691,9 +765,10 @@ def test_heads_are_concatenated_then_passed_through_out_proj(impl):
     out_proj = layer(module, "out_proj", call)
     expected = (out_proj.weight.detach() @ concat + out_proj.bias.detach()).expand(1, 3, D)
     x = randn(g, 1, 3, D)
-    expect_tensor(
-        module(x),
-        expected,
+    expect_output(
+        module,
+        x,
+        expected=expected,
         call=call + f"; x {tuple(x.shape)}",
         rule="rule: the heads' outputs are concatenated in head order and passed through out_proj",
         **tol(torch.float32),
@@ -702,9 +777,13 @@ def test_heads_are_concatenated_then_passed_through_out_proj(impl):
 
 @pytest.mark.level(3)
 def test_scores_are_scaled_by_one_over_sqrt_head_dim(impl):
-    # q = 1 everywhere, k = v = x with x[0] = 0 and x[1] = 1: each head's score for key 1 is
-    # head_dim / √head_dim = 2 against 0 for key 0, so every output is sigmoid(2) = 0.881
-    # (1/√d_model gives sigmoid(1) = 0.731, no scale sigmoid(4) = 0.982).
+    # Only the scale decides this output. q = 1 everywhere (q_proj: weight 0, bias 1); k = v = x
+    # (identity projections) with x[t] one-hot on head t's columns: ones on [4t, 4t + 4), T = H = 4.
+    # So head h scores key h at head_dim / √head_dim = 2 and every other key at 0, and its output
+    # is e²/(e² + 3) = 0.711 in every column (1/√d_model gives e/(e + 3) = 0.475, no scale
+    # e⁴/(e⁴ + 3) = 0.948). Every head and every position gives that same number, and (position,
+    # head) blocks of x are symmetric, so a head split that mixes positions into heads cannot
+    # change it: that is the head split's own test, above.
     D, H = 16, 4
     module = impl.MultiHeadAttention(D, H)
     call = ctor(D, H) + " with q_proj = (weight 0, bias 1), k_proj = v_proj = out_proj = identity"
@@ -714,13 +793,16 @@ def test_scores_are_scaled_by_one_over_sqrt_head_dim(impl):
             lin = layer(module, name, call)
             lin.weight.copy_(torch.zeros(D, D) if name == "q_proj" else torch.eye(D))
             lin.bias.copy_(torch.ones(D) if name == "q_proj" else torch.zeros(D))
-    x = torch.stack([torch.zeros(D), torch.ones(D)])[None]
-    expected = torch.full((1, 2, D), 1 / (1 + math.exp(-2.0)))
-    expect_tensor(
-        module(x),
-        expected,
-        call=call + "; x = [[zeros(16), ones(16)]]",
-        rule="rule: scores are scaled by 1/√head_dim (head_dim = d_model // num_heads = 4), not 1/√d_model",
+    x = torch.eye(H).repeat_interleave(D // H, dim=1)[
+        None
+    ]  # (1, 4, 16): x[0, t] = ones on [4t, 4t + 4)
+    weight = math.exp(2.0) / (math.exp(2.0) + 3)
+    expect_output(
+        module,
+        x,
+        expected=torch.full((1, H, D), weight),
+        call=call + "; x[0, t] = ones on columns [4t, 4t + 4) for t = 0..3",
+        rule=SCALE_HEAD_RULE + f"; expected e²/(e² + 3) = {weight:.4f} everywhere",
         **tol(torch.float32),
     )
 
@@ -766,6 +848,22 @@ def test_masks_and_is_causal(impl, mask_shape, is_causal):
         is_causal,
         call=forward_call(call, x, mask, is_causal, seed),
         rule=MHA + MASKS,
+    )
+
+
+@pytest.mark.level(3)
+def test_forward_uses_the_modules_own_weights(impl):
+    torch.manual_seed(0)  # only to make the run repeatable; the oracle reads the weights back
+    module = impl.MultiHeadAttention(16, 4)
+    seed = 31
+    x = randn(torch.Generator().manual_seed(seed), 2, 5, 16)
+    check_mha(
+        module,
+        x,
+        4,
+        4,
+        call=forward_call(ctor(16, 4), x) + f" with its own initial weights; x from seed {seed}",
+        rule=MHA,
     )
 
 
@@ -854,8 +952,17 @@ def test_permuting_positions_permutes_the_output(impl, case, data):
     H, G, E, B, T, bias, _, _, seed = case
     module, call, x, _ = build_mha(impl, (H, G, E, B, T, bias, None, False, seed))
     perm = torch.tensor(data.draw(st.permutations(range(T)), label="perm"))
-    out = module(x)
-    out_perm = module(x[:, perm])
+    rule = (
+        "rule: without a mask, attention treats positions alike: permuting the positions of x"
+        " permutes the output (split heads along the feature axis, never across positions)"
+    )
+    out = returns(module, x, call=forward_call(call, x, seed=seed), rule=rule)
+    out_perm = returns(
+        module,
+        x[:, perm],
+        call=forward_call(call, x, seed=seed) + f"; then x[:, {perm.tolist()}]",
+        rule=rule,
+    )
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(x.shape):
         expect_tensor(
             out, mha_oracle(module, x, H, H, call=call), call=forward_call(call, x), rule=MHA
@@ -864,8 +971,7 @@ def test_permuting_positions_permutes_the_output(impl, case, data):
         out_perm,
         out[:, perm],
         call=forward_call(call, x, seed=seed) + f"; then x[:, {perm.tolist()}]",
-        rule="rule: without a mask, attention treats positions alike: permuting the positions of x"
-        " permutes the output (split heads along the feature axis, never across positions)",
+        rule=rule,
         **tol(torch.float32),
     )
 
@@ -880,8 +986,9 @@ def test_module_output_does_not_depend_on_later_positions(impl, case, data):
     t = data.draw(st.integers(0, T - 2), label="t")
     x2 = x.clone()
     x2[:, t + 1 :] = 3 * randn(torch.Generator().manual_seed(seed + 1), B, T - t - 1, x.shape[-1])
-    before = module(x, is_causal=True)
-    after = module(x2, is_causal=True)
+    rule = LEAK_RULE + " (is_causal=True)"
+    before = returns(module, x, is_causal=True, call=forward_call(call, x, None, True), rule=rule)
+    after = returns(module, x2, is_causal=True, call=forward_call(call, x2, None, True), rule=rule)
     if not isinstance(before, torch.Tensor) or tuple(before.shape) != tuple(x.shape):
         expect_tensor(
             before,
@@ -948,9 +1055,10 @@ def test_query_head_h_uses_kv_head_h_div_group(impl, H, G):
         layer(module, "out_proj", call).bias.zero_()
     x = randn(g, 2, 3, D)
     per_head = torch.tensor([h // (H // G) + 1.0 for h in range(H)])
-    expect_tensor(
-        module(x),
-        per_head.repeat_interleave(E).expand(2, 3, D),
+    expect_output(
+        module,
+        x,
+        expected=per_head.repeat_interleave(E).expand(2, 3, D),
         call=call + f"; x {tuple(x.shape)}; expected head values {per_head.tolist()}",
         rule=GQA_RULE + " (consecutive query heads share a kv head, as repeat_interleave gives)",
         **tol(torch.float32),

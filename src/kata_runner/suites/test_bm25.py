@@ -11,16 +11,30 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
-from kata_runner.testing import call_repr, expect_array, expect_equal, expect_raises, fail, show
+from kata_runner.testing import (
+    call_repr,
+    expect_array,
+    expect_equal,
+    expect_raises,
+    fail,
+    returns,
+    show,
+)
 
 K1, B = 1.5, 0.75  # the statement's defaults
 RTOL, ATOL = 1e-9, 1e-12  # "compared with a float64 transcription of the formula to 1e-9"
@@ -79,23 +93,6 @@ def index_repr(
 ) -> str:
     params = {name: v for name, v in (("k1", k1), ("b", b)) if v is not None}
     return call_repr("BM25", [list(doc) for doc in corpus], **params)
-
-
-def returns(fn: Callable[[], Any], *, call: str, rule: str) -> Any:
-    """fn(); an unexpected exception fails with the rule the call was checking."""
-    __tracebackhide__ = True
-    try:
-        return fn()
-    except (NotImplementedError, MemoryError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - any other exception fails with the rule it broke
-        fail(
-            rule,
-            call=call,
-            expected="a result",
-            actual=f"raised {type(exc).__name__}: {exc}",
-            show_values=False,
-        )
 
 
 def build(
@@ -172,33 +169,27 @@ bs = st.one_of(st.sampled_from([0.0, 0.75, 1.0]), st.floats(0.0, 1.0))
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        (["cat"], [IDF_CAT * 2.5 / 2.21875, 0.0, IDF_CAT * 5.0 / 3.78125]),
-        (
-            ["the", "cat", "cat", "Cat", "fish"],
-            [3 * IDF_CAT * 2.5 / 2.21875, IDF_CAT, 2 * IDF_CAT * 5.0 / 3.78125],
-        ),
-    ],
-    ids=["cat", "the-cat-cat-Cat-fish"],
-)
-def test_worked_example_of_the_statement(impl, query, expected):
-    check_scores(
-        impl, WORKED, query, expected, rule=f"the statement's worked example: {RULE_FORMULA}"
-    )
-
-
-@pytest.mark.level(1)
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
         (["the"], [math.log(8 / 7)] * 3),  # df = N = 3: ln(1 + 0.5/3.5)
         (["cat"], [math.log(8 / 3), 0.0, 0.0]),  # df = 1: ln(1 + 2.5/1.5)
     ],
     ids=["term-in-every-document", "term-in-one-document"],
 )
 def test_idf_is_positive_for_a_term_in_every_document(impl, query, expected):
-    # Every document has |D| = avgdl = 2 and tf = 1, so each score is the idf itself.
+    # k1 = 0 (a valid k1) makes the tf factor tf·(k1 + 1) / (tf + k1·(...)) exactly 1 wherever
+    # tf > 0, whatever tf, |D| and b: a document's score for a one-term query is idf(t) itself, so
+    # only idf decides this test. Only the documents that contain the term are compared: what the
+    # others score is the rule "a term with tf = 0 contributes 0 (even when k1 = 0)", tested apart.
     corpus = [["the", "cat"], ["the", "dog"], ["the", "bird"]]
-    check_scores(impl, corpus, query, expected, rule=RULE_IDF)
+    rule = f"{RULE_IDF}; with k1 = 0 the tf factor is 1, so each score is idf(t) itself"
+    call = f"{index_repr(corpus, 0.0)}.scores({show(query)})"
+    index = build(impl, corpus, 0.0, None, rule=rule)
+    result = returns(index.scores, list(query), call=call, rule=rule)
+    containing = [i for i, doc in enumerate(corpus) if query[0] in doc]
+    if isinstance(result, np.ndarray) and result.shape == (len(corpus),):
+        result = result[containing]
+        call += f"[{containing}] (the documents that contain {query[0]!r})"
+        expected = [expected[i] for i in containing]
+    expect_array(result, expected, call=call, rule=rule, rtol=RTOL, atol=ATOL, dtype=np.float64)
 
 
 @pytest.mark.level(1)
@@ -235,12 +226,14 @@ def test_length_factor_is_one_minus_b_plus_b_times_relative_length(impl, b):
 
 @pytest.mark.level(1)
 def test_df_counts_documents_not_occurrences(impl):
+    # b = 0: the length of a document does not matter, so only tf and df decide these scores.
     corpus = [["cat", "cat", "cat", "x"], ["dog", "x", "y", "z"], ["bird", "x", "y", "z"]]
     check_scores(
         impl,
         corpus,
         ["cat"],
-        oracle_scores(corpus, ["cat"]),
+        oracle_scores(corpus, ["cat"], b=0.0),
+        b=0.0,
         rule="rule: df(t) is the number of documents that contain t, not the number of occurrences",
     )
 
@@ -345,18 +338,6 @@ def test_every_document_empty_gives_all_zeros(impl, corpus, query, k1, b):
 
 
 @pytest.mark.level(1)
-def test_every_document_empty_still_ranks_every_document(impl):
-    check_top_k(
-        impl,
-        [[], [], []],
-        ["a"],
-        2,
-        [0, 1],
-        rule="rule: if every document is empty, every score is 0.0 and ties go to the lower index",
-    )
-
-
-@pytest.mark.level(1)
 @pytest.mark.parametrize("query", [[], ()], ids=["list", "tuple"])
 def test_an_empty_query_gives_all_zeros(impl, query):
     check_scores(impl, WORKED, query, [0.0, 0.0, 0.0], rule="rule: an empty query gives all zeros")
@@ -431,6 +412,25 @@ def test_k1_zero_and_b_zero_or_one_are_valid(impl, k1, b):
 
 @pytest.mark.level(1)
 @pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (["cat"], [IDF_CAT * 2.5 / 2.21875, 0.0, IDF_CAT * 5.0 / 3.78125]),
+        (
+            ["the", "cat", "cat", "Cat", "fish"],
+            [3 * IDF_CAT * 2.5 / 2.21875, IDF_CAT, 2 * IDF_CAT * 5.0 / 3.78125],
+        ),
+    ],
+    ids=["cat", "the-cat-cat-Cat-fish"],
+)
+def test_worked_example_of_the_statement(impl, query, expected):
+    # After the examples of single rules, so that a bug first fails the example of its own rule.
+    check_scores(
+        impl, WORKED, query, expected, rule=f"the statement's worked example: {RULE_FORMULA}"
+    )
+
+
+@pytest.mark.level(1)
+@pytest.mark.parametrize(
     ("query", "k", "expected"),
     [
         (["cat"], 2, [2, 0]),
@@ -454,13 +454,15 @@ def test_top_k_of_the_worked_example(impl, query, k, expected):
 @pytest.mark.parametrize(
     ("corpus", "query", "k", "expected"),
     [
-        ([["a"], ["b"], ["a"]], ["a"], 3, [0, 2, 1]),
-        ([["a"], ["b"], ["a"], ["a", "b"]], ["a"], 2, [0, 2]),
-        ([["a"], ["b"], ["a"], ["a", "b"]], ["a"], 4, [0, 2, 3, 1]),
+        # Every document holds the query term, so no score is 0.0: ranking documents that score
+        # 0.0 is a rule of its own, tested below.
+        ([["a"], ["a", "b"], ["a"]], ["a"], 3, [0, 2, 1]),
+        ([["a"], ["a", "b"], ["a"], ["b", "a"]], ["a"], 2, [0, 2]),
+        ([["a"], ["a", "b"], ["a"], ["b", "a"]], ["a"], 4, [0, 2, 1, 3]),
         ([["x"], ["x"], ["x"], ["x"]], ["x"], 3, [0, 1, 2]),
-        ([["b", "a"], ["a", "b"], ["c", "d"], ["d", "c"]], ["a"], 1, [0]),
+        ([["b", "a"], ["a", "b"], ["c", "a"], ["a", "d"]], ["a"], 1, [0]),
     ],
-    ids=["two-equal", "two-equal-k=2", "two-equal-k=4", "all-equal", "k-cuts-a-tie"],
+    ids=["two-equal", "two-equal-k=2", "two-ties-k=4", "all-equal", "k-cuts-a-tie"],
 )
 def test_top_k_ties_go_to_the_lower_index(impl, corpus, query, k, expected):
     check_top_k(impl, corpus, query, k, expected, rule="rule: ties go to the lower index")
@@ -468,18 +470,56 @@ def test_top_k_ties_go_to_the_lower_index(impl, corpus, query, k, expected):
 
 @pytest.mark.level(1)
 @pytest.mark.parametrize(
-    ("query", "k", "expected"),
-    [(["cat"], 3, [2, 0, 1]), (["fish"], 2, [0, 1]), ([], 3, [0, 1, 2])],
-    ids=["one-zero-score", "all-zero", "empty-query"],
+    ("corpus", "query", "k", "expected"),
+    [
+        (WORKED, ["cat"], 3, [2, 0, 1]),
+        ([["a", "b"], ["c"], ["a"], ["d", "e", "a"]], ["a"], 4, [2, 0, 3, 1]),
+    ],
+    ids=["one-zero-score", "last-is-zero"],
 )
-def test_top_k_ranks_every_document_including_zero_scores(impl, query, k, expected):
+def test_top_k_ranks_every_document_including_zero_scores(impl, corpus, query, k, expected):
+    # One document scores 0.0 and the others differ: no tie, so only this rule decides.
     check_top_k(
         impl,
-        WORKED,
+        corpus,
         query,
         k,
         expected,
         rule="rule: top_k ranks every document, including those that score 0.0",
+    )
+
+
+@pytest.mark.level(1)
+@pytest.mark.parametrize(
+    ("corpus", "query", "k", "expected"),
+    [
+        (WORKED, ["fish"], 2, [0, 1]),
+        (WORKED, [], 3, [0, 1, 2]),
+    ],
+    ids=["all-zero", "empty-query"],
+)
+def test_top_k_of_scores_that_are_all_zero_is_in_index_order(impl, corpus, query, k, expected):
+    check_top_k(
+        impl,
+        corpus,
+        query,
+        k,
+        expected,
+        rule="rule: top_k ranks every document, including those that score 0.0, and ties go to "
+        "the lower index (every score is 0.0 here)",
+    )
+
+
+@pytest.mark.level(1)
+def test_every_document_empty_still_ranks_every_document(impl):
+    check_top_k(
+        impl,
+        [[], [], []],
+        ["a"],
+        2,
+        [0, 1],
+        rule="rule: if every document is empty, every score is 0.0; top_k ranks every document, "
+        "and ties go to the lower index",
     )
 
 
@@ -571,7 +611,7 @@ def test_a_terms_contribution_grows_with_tf_and_stays_below_k1_plus_1_times_idf(
                 f"{rule}; (k1 + 1)·idf = {bound!r}",
                 call=call,
                 expected=f"scores[{tf}] (tf = {tf}) in [scores[{tf - 1}], {bound!r}]",
-                actual=f"scores = {result.tolist()}",
+                actual=f"scores = {show(result)}",
                 show_values=False,
             )
 
@@ -916,8 +956,12 @@ def test_adding_in_batches_equals_indexing_at_once(impl, corpus, batches, query,
     )
 
 
+PROBES = [*TOKENS, UNSEEN]  # every term a program can use, read after every step
+
+
 class AddAndQuery(RuleBasedStateMachine):
-    """Adds and queries in any order, against the oracle on a plain list of all documents so far."""
+    """Adds and queries in any order, against the oracle on a plain list of all documents so far;
+    after every step, the scores of every term."""
 
     def __init__(self, impl: Any) -> None:
         super().__init__()
@@ -944,6 +988,27 @@ class AddAndQuery(RuleBasedStateMachine):
         if any(step.startswith("index.add_documents") for step in self.steps):
             return RULE_ADD
         return f"{RULE_FORMULA} (no documents added yet)"
+
+    @invariant()
+    def every_terms_scores_match_the_documents_so_far(self):
+        # After every step, every term's scores: N, df(t) and avgdl, and so the idf of every term
+        # and the length factor of every document, must be those of all the documents so far,
+        # whichever terms the last add touched.
+        if self.index is None:
+            return
+        for term in PROBES:
+            call = "; ".join([*self.steps, f"index.scores([{term!r}])"])
+            result = returns(self.index.scores, [term], call=call, rule=self.current_rule)
+            expect_array(
+                result,
+                oracle_scores(self.docs, [term], self.k1, self.b),
+                call=call,
+                rule=self.current_rule,
+                rtol=RTOL,
+                atol=ATOL,
+                dtype=np.float64,
+            )
+        self.steps.append(f"index.scores([t]) for t in {PROBES!r}")
 
     @rule(query=queries)
     def scores(self, query):

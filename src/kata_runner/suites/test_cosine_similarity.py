@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kata_runner.testing import call_repr, expect_array, expect_close, expect_raises
+from kata_runner.testing import call_repr, expect_array, expect_close, expect_raises, fail, returns
 
 ATOL = 1e-9  # the statement promises agreement with the exact value to about 1e-9
 
@@ -85,11 +85,13 @@ def test_known_angles(impl, a, b, expected):
     ids=["zero-first", "zero-second", "both-zero"],
 )
 def test_zero_vector_gives_zero(impl, a, b):
+    call = call_repr("cosine_similarity", a, b)
+    rule = "rule: a zero vector gives 0.0 (not NaN, not an error)"
     expect_close(
-        impl.cosine_similarity(a, b),
+        returns(impl.cosine_similarity, a, b, call=call, rule=rule),
         0.0,
-        call=call_repr("cosine_similarity", a, b),
-        rule="rule: a zero vector gives 0.0 (not NaN, not an error)",
+        call=call,
+        rule=rule,
         atol=0.0,
     )
 
@@ -121,9 +123,7 @@ def test_result_is_clipped_to_unit_interval(impl, a, b, expected):
     call = call_repr("cosine_similarity", a, b)
     expect_close(result, expected, call=call, rule="cosine of the angle between a and b", atol=ATOL)
     if not -1.0 <= float(result) <= 1.0:
-        raise AssertionError(
-            f"rule: the result is clipped to [-1, 1]\n  call:     {call}\n  actual:   {result!r}"
-        )
+        fail("rule: the result is clipped to [-1, 1]", call=call, actual=result)
 
 
 @pytest.mark.level(1)
@@ -178,10 +178,7 @@ def test_is_symmetric_and_bounded(impl, pair):
         atol=1e-12,
     )
     if not -1.0 <= float(ab) <= 1.0:
-        raise AssertionError(
-            f"rule: the result is in [-1, 1]\n  call:     {call_repr('cosine_similarity', a, b)}"
-            f"\n  actual:   {ab!r}"
-        )
+        fail("rule: the result is in [-1, 1]", call=call_repr("cosine_similarity", a, b), actual=ab)
 
 
 @pytest.mark.level(1)
@@ -273,9 +270,7 @@ def test_matrix_clips_and_handles_integer_dtypes(impl):
         result, exact_matrix(A, A), call=call, rule="S[i, j] = cosine of A[i] and A[j]", atol=ATOL
     )
     if np.any(np.abs(result) > 1.0):
-        raise AssertionError(
-            f"rule: values are clipped to [-1, 1]\n  call:     {call}\n  actual:   {result.tolist()}"
-        )
+        fail("rule: values are clipped to [-1, 1]", call=call, actual=result)
     Ai = np.array([[100, 100, 100], [100, -100, 100]], dtype=np.int8)
     expect_array(
         impl.cosine_similarity_matrix(Ai, Ai),
@@ -311,11 +306,13 @@ def test_matrix_rejects_mismatched_or_non_2d_input(impl, A, B):
 @pytest.mark.parametrize(("n", "m"), [(0, 3), (2, 0)])
 def test_matrix_with_no_rows_is_empty(impl, n, m):
     A, B = np.ones((n, 4)), np.ones((m, 4))
+    call = call_repr("cosine_similarity_matrix", A, B)
+    rule = "rule: n or m may be 0: return an empty (n, m) array"
     expect_array(
-        impl.cosine_similarity_matrix(A, B),
+        returns(impl.cosine_similarity_matrix, A, B, call=call, rule=rule),
         np.zeros((n, m)),
-        call=call_repr("cosine_similarity_matrix", A, B),
-        rule="n or m may be 0: return an empty (n, m) array",
+        call=call,
+        rule=rule,
     )
 
 
@@ -358,9 +355,12 @@ def test_matrix_is_vectorised_at_4000_by_4000(impl):
     result = impl.cosine_similarity_matrix(A, B)
     call = "cosine_similarity_matrix(A, B) with A, B of shape (4000, 16) (standard normal, seed 4000; A[7] = 0)"
     if not isinstance(result, np.ndarray) or result.shape != (4000, 4000):
-        raise AssertionError(
-            f"expected a (4000, 4000) array\n  call:     {call}\n  actual:   "
-            f"{type(result).__name__} of shape {getattr(result, 'shape', None)}"
+        fail(
+            "S is an (n, m) array",
+            call=call,
+            expected="shape (4000, 4000)",
+            actual=f"{type(result).__name__} of shape {getattr(result, 'shape', None)}",
+            show_values=False,
         )
     rows = np.array([0, 7, 123, 999, 2500, 3999])
     cols = np.array([3999, 0, 42, 1000, 2500, 17])

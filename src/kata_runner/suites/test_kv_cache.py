@@ -30,7 +30,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from kata_runner.testing import expect_equal, expect_raises, expect_tensor, fail
+from kata_runner.testing import expect_equal, expect_raises, expect_tensor, fail, returns
 
 F32_TOL = {"rtol": 1e-4, "atol": 1e-5}
 F64_TOL = {"rtol": 1e-10, "atol": 1e-10}
@@ -87,13 +87,22 @@ def check_len(cache, expected: int, log: Log, rule: str) -> None:
     expect_equal(len(cache), expected, call=f"{log}; len(cache)", rule=rule)
 
 
+RETURNS_RULE = (
+    "rule: update returns every key and value cached so far, (B, H, T, E), oldest position first"
+)
+
+
+def update(cache: Any, k: torch.Tensor, v: torch.Tensor, log: Log, rule: str = RETURNS_RULE) -> Any:
+    """cache.update(k, v) for a block that fits: an exception fails `rule`, the rule it breaks."""
+    return returns(cache.update, k, v, call=str(log), rule=rule)
+
+
 def check_update_result(
     result,
     ks: Sequence[torch.Tensor],
     vs: Sequence[torch.Tensor],
     log: Log,
-    rule: str = "rule: update returns every key and value cached so far, "
-    "(B, H, T, E), oldest position first",
+    rule: str = RETURNS_RULE,
 ) -> None:
     if not isinstance(result, tuple | list) or len(result) != 2:
         fail(f"{rule} (expected a tuple (k, v))", call=str(log), actual=result)
@@ -103,6 +112,11 @@ def check_update_result(
 
 
 LEN_RULE = "rule: len(cache) is T, the number of positions cached"
+RESET_RULE = "rule: reset() empties the cache, len(cache) == 0"
+TIME_AXIS_RULE = (
+    "rule: update returns every key and value cached so far, oldest position first: positions "
+    "are appended along the time axis, dim 2 of (B, H, T, E)"
+)
 
 
 @pytest.mark.level(1)
@@ -116,7 +130,7 @@ def test_update_appends_blocks_along_the_time_axis(impl):
         ks.append(k)
         vs.append(v)
         log.add(f"update(k, v) with t={t}")
-        check_update_result(cache.update(k, v), ks, vs, log)
+        check_update_result(update(cache, k, v, log), ks, vs, log, rule=TIME_AXIS_RULE)
         check_len(cache, sum(b.shape[2] for b in ks), log, LEN_RULE)
 
 
@@ -131,11 +145,7 @@ def test_token_by_token_updates_grow_the_time_axis(impl):
         vs.append(v)
         log.add("update(k, v) with t=1")
         check_update_result(
-            cache.update(k, v),
-            ks,
-            vs,
-            log,
-            rule="rule: positions are appended along the time axis, dim 2 of (B, H, T, E)",
+            update(cache, k, v, log, TIME_AXIS_RULE), ks, vs, log, rule=TIME_AXIS_RULE
         )
         check_len(cache, len(ks), log, LEN_RULE)
 
@@ -145,20 +155,15 @@ def test_reset_empties_the_cache_and_the_next_update_starts_at_position_zero(imp
     g = torch.Generator().manual_seed(2)
     cache, log = new_cache(impl, 1, 2, 3, 6)
     for t in (4, 2):
-        cache.update(*blocks(g, 1, 2, t, 3))
         log.add(f"update(k, v) with t={t}")
-    cache.reset()
+        update(cache, *blocks(g, 1, 2, t, 3), log)
     log.add("reset()")
-    check_len(cache, 0, log, "rule: reset() empties the cache, len(cache) == 0")
+    returns(cache.reset, call=str(log), rule=RESET_RULE)
+    check_len(cache, 0, log, RESET_RULE)
     k, v = blocks(g, 1, 2, 5, 3)
     log.add("update(k, v) with t=5")
-    check_update_result(
-        cache.update(k, v),
-        [k],
-        [v],
-        log,
-        rule="rule: after reset() the next update starts at position 0",
-    )
+    rule = "rule: after reset() the next update starts at position 0"
+    check_update_result(update(cache, k, v, log, rule), [k], [v], log, rule=rule)
     check_len(cache, 5, log, LEN_RULE)
 
 
@@ -172,13 +177,8 @@ def test_filling_to_exactly_max_len_is_allowed(impl):
         ks.append(k)
         vs.append(v)
         log.add(f"update(k, v) with t={t}")
-        check_update_result(
-            cache.update(k, v),
-            ks,
-            vs,
-            log,
-            rule="rule: the cache holds up to max_len positions (T == max_len is allowed)",
-        )
+        rule = "rule: the cache holds up to max_len positions (T == max_len is allowed)"
+        check_update_result(update(cache, k, v, log, rule), ks, vs, log, rule=rule)
     check_len(cache, 5, log, LEN_RULE)
 
 
@@ -188,21 +188,16 @@ def test_overflow_raises_value_error_and_changes_nothing(impl):
     rule = "rule: an update past max_len raises ValueError and changes nothing"
     cache, log = new_cache(impl, 2, 3, 4, 5)
     k1, v1 = blocks(g, 2, 3, 3, 4)
-    cache.update(k1, v1)
     log.add("update(k, v) with t=3")
+    update(cache, k1, v1, log)
     k_big, v_big = blocks(g, 2, 3, 3, 4)
     log.add("update(k, v) with t=3 (3 + 3 > max_len 5)")
     expect_raises(ValueError, cache.update, k_big, v_big, call=str(log), rule=rule)
     check_len(cache, 3, log, f"{rule}: len(cache) after the rejected update")
     k2, v2 = blocks(g, 2, 3, 2, 4)
     log.add("update(k, v) with t=2")
-    check_update_result(
-        cache.update(k2, v2),
-        [k1, k2],
-        [v1, v2],
-        log,
-        rule=f"{rule}: the cache still holds the first 3 positions and takes 2 more",
-    )
+    rule = f"{rule}: the cache still holds the first 3 positions and takes 2 more"
+    check_update_result(update(cache, k2, v2, log, rule), [k1, k2], [v1, v2], log, rule=rule)
     check_len(cache, 5, log, LEN_RULE)
 
 
@@ -238,8 +233,8 @@ def test_blocks_of_the_wrong_shape_raise_value_error(impl, case):
     g = torch.Generator().manual_seed(6)
     cache, log = new_cache(impl, 2, 3, 4, 8)
     k0, v0 = blocks(g, 2, 3, 1, 4)
-    cache.update(k0, v0)
     log.add("update(k, v) with t=1")
+    update(cache, k0, v0, log)
     k, v = randn(g, *k_shape, dtype=torch.float32), randn(g, *v_shape, dtype=torch.float32)
     log.add(f"update(k of shape {k_shape}, v of shape {v_shape})")
     rule = (
@@ -297,8 +292,8 @@ def test_storage_is_preallocated_at_construction_and_written_in_place(impl, dtyp
         k, v = blocks(g, B, H, t, E, dtype=dtype)
         ks.append(k)
         vs.append(v)
-        cache.update(k, v)
         log.add(f"update(k, v) with t={t}")
+        update(cache, k, v, log)
     keys, values = torch.cat(ks, dim=2), torch.cat(vs, dim=2)
     now = [
         t for _, t in tensors_held_by(cache) if t.data_ptr() in pointers and tuple(t.shape) == full
@@ -323,13 +318,8 @@ def test_cached_tensors_have_the_cache_dtype(impl, dtype):
     cache, log = new_cache(impl, 1, 2, 3, 4, dtype=dtype)
     k, v = blocks(g, 1, 2, 2, 3, dtype=dtype or torch.float32)
     log.add("update(k, v) with t=2")
-    check_update_result(
-        cache.update(k, v),
-        [k],
-        [v],
-        log,
-        rule="rule: the cache stores and returns tensors of its dtype (default float32)",
-    )
+    rule = "rule: the cache stores and returns tensors of its dtype (default float32)"
+    check_update_result(update(cache, k, v, log, rule), [k], [v], log, rule=rule)
 
 
 @pytest.mark.level(1)
@@ -338,20 +328,15 @@ def test_update_copies_the_new_blocks_so_the_caller_may_reuse_them(impl):
     cache, log = new_cache(impl, 2, 2, 3, 6)
     k_buf, v_buf = blocks(g, 2, 2, 2, 3)
     k1, v1 = k_buf.clone(), v_buf.clone()
-    cache.update(k_buf, v_buf)
     log.add("update(k_buf, v_buf) with t=2")
+    update(cache, k_buf, v_buf, log)
     k_buf.copy_(randn(g, 2, 2, 2, 3, dtype=torch.float32))
     v_buf.copy_(randn(g, 2, 2, 2, 3, dtype=torch.float32))
     k2, v2 = k_buf.clone(), v_buf.clone()
     log.add("k_buf.copy_(...); v_buf.copy_(...) (new values in the same tensors)")
     log.add("update(k_buf, v_buf) with t=2")
-    check_update_result(
-        cache.update(k_buf, v_buf),
-        [k1, k2],
-        [v1, v2],
-        log,
-        rule="rule: update copies k_new and v_new; the caller may overwrite them afterwards",
-    )
+    rule = "rule: update copies k_new and v_new; the caller may overwrite them afterwards"
+    check_update_result(update(cache, k_buf, v_buf, log, rule), [k1, k2], [v1, v2], log, rule=rule)
 
 
 update_op = st.tuples(st.just("update"), st.integers(1, 10), st.integers(0, 2**16))
@@ -367,15 +352,16 @@ reset_op = st.tuples(st.just("reset"), st.just(0), st.just(0))
 def test_random_updates_resets_and_overflows_match_a_list_of_blocks(impl, sizes, ops):
     B, H, E, M = sizes
     cache, log = new_cache(impl, B, H, E, M)
+    storage = preallocated(cache, (B, H, M, E), torch.float32)
     ks: list[torch.Tensor] = []
     vs: list[torch.Tensor] = []
     T = 0
     for op, t, seed in ops:
         if op == "reset":
-            cache.reset()
             log.add("reset()")
+            returns(cache.reset, call=str(log), rule=RESET_RULE)
             ks, vs, T = [], [], 0
-            check_len(cache, 0, log, "rule: reset() empties the cache, len(cache) == 0")
+            check_len(cache, 0, log, RESET_RULE)
             continue
         k, v = blocks(torch.Generator().manual_seed(seed), B, H, t, E)
         if T + t > M:
@@ -388,8 +374,44 @@ def test_random_updates_resets_and_overflows_match_a_list_of_blocks(impl, sizes,
         ks.append(k)
         vs.append(v)
         T += t
-        check_update_result(cache.update(k, v), ks, vs, log)
+        check_update_result(update(cache, k, v, log), ks, vs, log)
         check_len(cache, T, log, LEN_RULE)
+        check_storage(storage, ks, vs, log)
+
+
+def preallocated(cache: Any, full: tuple[int, ...], dtype: torch.dtype) -> list[torch.Tensor]:
+    """The tensors of shape (B, H, max_len, E) the cache holds right after construction, or []
+    when there are not two of them (test_storage_is_preallocated_... reports that)."""
+    found = [t for _, t in tensors_held_by(cache) if tuple(t.shape) == full and t.dtype == dtype]
+    return found if len({t.data_ptr() for t in found}) >= 2 else []
+
+
+STORAGE_RULE = (
+    "rule: the storage is preallocated at construction: every update writes into the two "
+    "(B, H, max_len, E) tensors __init__ allocated, and reset() empties the cache without "
+    "reallocating"
+)
+
+
+def check_storage(
+    storage: list[torch.Tensor], ks: list[torch.Tensor], vs: list[torch.Tensor], log: Log
+) -> None:
+    """The tensors allocated at construction hold every key and value cached so far."""
+    if not storage:
+        return
+    keys, values = torch.cat(ks, dim=2), torch.cat(vs, dim=2)
+    T = keys.shape[2]
+    has_keys = any(torch.equal(t[:, :, :T], keys) for t in storage)
+    has_values = any(torch.equal(t[:, :, :T], values) for t in storage)
+    if not (has_keys and has_values):
+        fail(
+            STORAGE_RULE,
+            call=str(log),
+            expected=f"the tensors allocated by __init__ hold the cached keys and values of "
+            f"positions 0..{T - 1}",
+            actual=f"keys found there: {has_keys}, values found there: {has_values}",
+            show_values=False,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,11 +499,11 @@ def run_plan(
     log.add("chunks " + ", ".join(map(str, chunks)) + " (the first is the prefill)")
     P = 0
     for i, t in enumerate(chunks):
-        out = attn(x_BND[:, P : P + t], cache)
         where = f"{log}; failing call: chunk #{i} = x[:, {P}:{P + t}] with {P} positions cached"
         rule = DECODE_RULE if P == 0 or t == 1 else MASK_RULE
         if P > 0 and t == 1:
             rule = f"{DECODE_RULE} (a decoded token attends to every cached position and itself)"
+        out = returns(attn, x_BND[:, P : P + t], cache, call=where, rule=rule)
         expect_tensor(out, expected[:, P : P + t], call=where, rule=rule, **tol(dtype))
         P += t
         expect_equal(
@@ -498,12 +520,16 @@ def test_forward_without_a_cache_is_causal_self_attention(impl):
     B, N, D, H, seed = 2, 5, 8, 2, 11
     attn = make_attention(impl, D, H, seed)
     x = randn(torch.Generator().manual_seed(seed), B, N, D, dtype=torch.float32)
+    call = f"{attention_log(D, H, B, N, seed, torch.float32)}; attn(x)"
+    rule = (
+        "rule: forward(x) without a cache is causal multi-head self-attention over x "
+        "(softmax(q·kᵀ/√E), position i attends to 0..i)"
+    )
     expect_tensor(
-        attn(x),
+        returns(attn, x, call=call, rule=rule),
         oracle_attention(attn, x, H).float(),
-        call=f"{attention_log(D, H, B, N, seed, torch.float32)}; attn(x)",
-        rule="rule: forward(x) without a cache is causal multi-head self-attention over x "
-        "(softmax(q·kᵀ/√E), position i attends to 0..i)",
+        call=call,
+        rule=rule,
         **F32_TOL,
     )
 
@@ -557,15 +583,11 @@ def test_one_module_decodes_several_sequences_with_their_own_caches(impl):
     log.add(
         "then, alternating: " + ", ".join(f"attn(x{s}[:, {a}:{b}], cache{s})" for s, a, b in steps)
     )
+    rule = "rule: all decoding state lives in the cache; the module itself keeps none"
     for s, a, b in steps:
-        out = attn(xs[s][:, a:b], caches[s])
-        expect_tensor(
-            out,
-            expected[s][:, a:b],
-            call=f"{log}; failing call: attn(x{s}[:, {a}:{b}], cache{s})",
-            rule="rule: all decoding state lives in the cache; the module itself keeps none",
-            **F32_TOL,
-        )
+        call = f"{log}; failing call: attn(x{s}[:, {a}:{b}], cache{s})"
+        out = returns(attn, xs[s][:, a:b], caches[s], call=call, rule=rule)
+        expect_tensor(out, expected[s][:, a:b], call=call, rule=rule, **F32_TOL)
 
 
 @pytest.mark.level(2)
@@ -603,11 +625,12 @@ def test_any_prefill_and_decode_schedule_equals_the_full_forward(impl, plan):
         f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
         f"x: ({B}, {N}, {D}) float32 from seed {seed + 1}"
     )
+    rule = "rule: forward(x) without a cache is causal multi-head self-attention over x"
     expect_tensor(
-        attn(x),
+        returns(attn, x, call=f"{log}; attn(x)", rule=rule),
         oracle_attention(attn, x, H).float(),
         call=f"{log}; attn(x)",
-        rule="rule: forward(x) without a cache is causal multi-head self-attention over x",
+        rule=rule,
         **F32_TOL,
     )
     run_plan(impl, attn, x, H, chunks, N + spare, log)
@@ -807,16 +830,15 @@ def greedy_case(
         f"{model.describe()}; prompt_ids: ({B}, {T0}) int64 from seed {seed}, {prompt.tolist()}; "
         f"greedy_decode(model, prompt_ids, max_new_tokens={n}, use_cache={use_cache})"
     )
-    with counting_rows(model.attn) as counts:
-        result = impl.greedy_decode(model, prompt.clone(), n, use_cache=use_cache)
-    expect_tokens(
-        result,
-        expected,
-        T0,
-        call,
+    rule = (
         f"rule: greedy_decode(use_cache={use_cache}) returns the prompt followed by the argmax "
-        "token of the last position at every step",
+        "token of the last position at every step"
     )
+    with counting_rows(model.attn) as counts:
+        result = returns(
+            impl.greedy_decode, model, prompt.clone(), n, use_cache=use_cache, call=call, rule=rule
+        )
+    expect_tokens(result, expected, T0, call, rule)
     if use_cache:
         check_rows(
             counts,

@@ -32,6 +32,7 @@ from kata_runner.testing import (
     expect_raises,
     expect_tensor,
     fail,
+    returns,
 )
 
 F32, F64 = torch.float32, torch.float64
@@ -190,6 +191,12 @@ class Case:
             None,
         )
 
+    def check_forward(self, x: Tensor, rule: str, what: str = "forward(x)") -> None:
+        """layer(x) must match the formula; an exception fails `rule` too."""
+        __tracebackhide__ = True
+        call = f"{self.call}; {what} with x of shape {tuple(x.shape)}"
+        self.expect_output(returns(self.layer, x, call=call, rule=rule), x, rule=rule, what=what)
+
     def expect_output(self, actual: Any, x: Tensor, rule: str, what: str = "forward(x)") -> None:
         __tracebackhide__ = True
         try:
@@ -263,105 +270,15 @@ def trainable_names(module: nn.Module) -> list[str]:
 # Level 1: the layer
 
 
+# Rule by rule first (shapes, the base kept and frozen, scaling, the initialisation, the
+# orientation of the update), then the forward formula: each bug fails its own rule first.
+
+
 @pytest.mark.level(1)
 @pytest.mark.parametrize(("in_", "out", "r"), [(10, 6, 4), (3, 8, 1), (5, 5, 2)])
 def test_lora_A_is_r_by_in_and_lora_B_is_out_by_r(impl, in_, out, r):
     layer = impl.LoRALinear(nn.Linear(in_, out), r, 8.0)
     check_lora_params(layer, in_, out, r, F32, setup_repr(in_, out, r, 8.0))
-
-
-@pytest.mark.level(1)
-def test_lora_parameters_and_output_follow_a_float64_base(impl):
-    case = build(impl, 6, 4, 2, 6.0, seed=64, dtype=F64)
-    x = case.x(3)
-    case.expect_output(
-        case.layer(x), x, rule=RULE_FORWARD + " (a float64 base gives float64 everywhere)"
-    )
-
-
-@pytest.mark.level(1)
-def test_lora_B_starts_at_zero_and_lora_A_is_kaiming_uniform(impl):
-    in_, out, r = 10, 6, 4
-    layer = impl.LoRALinear(nn.Linear(in_, out), r, 8.0)
-    call = setup_repr(in_, out, r, 8.0)
-    check_lora_params(layer, in_, out, r, F32, call)
-    expect_tensor(
-        layer.lora_B,
-        torch.zeros(out, r),
-        rtol=0.0,
-        atol=0.0,
-        call=call,
-        rule="rule: lora_B starts at zero, so ΔW = B A is zero at construction",
-    )
-    A = layer.lora_A.detach()
-    if bool((A == 0).all()) or bool((A == A.flatten()[0]).all()):
-        fail(
-            "rule: lora_A starts random (Kaiming-uniform), not zero or constant",
-            call=call,
-            actual=f"every entry of lora_A is {float(A.flatten()[0])!r}",
-            show_values=False,
-        )
-    bound = 1 / math.sqrt(in_)
-    if float(A.abs().max()) > bound * (1 + 1e-6):
-        fail(
-            "rule: lora_A starts Kaiming-uniform (a = √5): every entry in [-1/√in_features, 1/√in_features]",
-            call=call,
-            expected=f"max |A| <= {bound:.6g}",
-            actual=f"max |A| = {float(A.abs().max()):.6g}",
-            show_values=False,
-        )
-
-
-@pytest.mark.level(1)
-@given(in_=st.integers(1, 64), out=sizes, r=ranks)
-def test_initial_lora_A_is_within_the_kaiming_bound_and_lora_B_is_zero(impl, in_, out, r):
-    layer = impl.LoRALinear(nn.Linear(in_, out), r, 4.0)
-    call = setup_repr(in_, out, r, 4.0)
-    check_lora_params(layer, in_, out, r, F32, call)
-    expect_tensor(
-        layer.lora_B,
-        torch.zeros(out, r),
-        rtol=0.0,
-        atol=0.0,
-        call=call,
-        rule="rule: lora_B starts at zero, so ΔW = B A is zero at construction",
-    )
-    A = layer.lora_A.detach()
-    bound = 1 / math.sqrt(in_)
-    if bool((A == 0).all()) or float(A.abs().max()) > bound * (1 + 1e-6):
-        fail(
-            "rule: lora_A starts Kaiming-uniform (a = √5): random, every entry in [-1/√in_features, "
-            "1/√in_features]",
-            call=call,
-            expected=f"0 < max |A| <= {bound:.6g}",
-            actual=f"max |A| = {float(A.abs().max()):.6g}",
-            show_values=False,
-        )
-
-
-@pytest.mark.level(1)
-@given(
-    in_=sizes,
-    out=sizes,
-    r=ranks,
-    alpha=alphas,
-    bias=st.booleans(),
-    leading=leading_dims,
-    seed=seeds,
-)
-def test_output_equals_the_base_exactly_at_construction(
-    impl, in_, out, r, alpha, bias, leading, seed
-):
-    case = build(impl, in_, out, r, alpha, seed=seed, bias=bias, lora=False)
-    x = case.x(*leading)
-    expect_tensor(
-        case.layer(x),
-        case.base(x),
-        rtol=0.0,
-        atol=0.0,
-        call=f"{case.call}; forward(x) with x of shape {tuple(x.shape)}",
-        rule="rule: at construction (B = 0) the output equals base(x) exactly",
-    )
 
 
 @pytest.mark.level(1)
@@ -435,6 +352,106 @@ def test_rank_below_one_raises_value_error(impl, r):
 
 
 @pytest.mark.level(1)
+def test_lora_B_starts_at_zero_and_lora_A_is_kaiming_uniform(impl):
+    in_, out, r = 10, 6, 4
+    layer = impl.LoRALinear(nn.Linear(in_, out), r, 8.0)
+    call = setup_repr(in_, out, r, 8.0)
+    check_lora_params(layer, in_, out, r, F32, call)
+    expect_tensor(
+        layer.lora_B,
+        torch.zeros(out, r),
+        rtol=0.0,
+        atol=0.0,
+        call=call,
+        rule="rule: lora_B starts at zero, so ΔW = B A is zero at construction",
+    )
+    A = layer.lora_A.detach()
+    if bool((A == 0).all()) or bool((A == A.flatten()[0]).all()):
+        fail(
+            "rule: lora_A starts random (Kaiming-uniform), not zero or constant",
+            call=call,
+            actual=f"every entry of lora_A is {float(A.flatten()[0])!r}",
+            show_values=False,
+        )
+    bound = 1 / math.sqrt(in_)
+    if float(A.abs().max()) > bound * (1 + 1e-6):
+        fail(
+            "rule: lora_A starts Kaiming-uniform (a = √5): every entry in [-1/√in_features, 1/√in_features]",
+            call=call,
+            expected=f"max |A| <= {bound:.6g}",
+            actual=f"max |A| = {float(A.abs().max()):.6g}",
+            show_values=False,
+        )
+
+
+@pytest.mark.level(1)
+@given(in_=st.integers(1, 64), out=sizes, r=ranks)
+def test_initial_lora_A_is_within_the_kaiming_bound_and_lora_B_is_zero(impl, in_, out, r):
+    layer = impl.LoRALinear(nn.Linear(in_, out), r, 4.0)
+    call = setup_repr(in_, out, r, 4.0)
+    check_lora_params(layer, in_, out, r, F32, call)
+    expect_tensor(
+        layer.lora_B,
+        torch.zeros(out, r),
+        rtol=0.0,
+        atol=0.0,
+        call=call,
+        rule="rule: lora_B starts at zero, so ΔW = B A is zero at construction",
+    )
+    A = layer.lora_A.detach()
+    bound = 1 / math.sqrt(in_)
+    if bool((A == 0).all()) or float(A.abs().max()) > bound * (1 + 1e-6):
+        fail(
+            "rule: lora_A starts Kaiming-uniform (a = √5): random, every entry in [-1/√in_features, "
+            "1/√in_features]",
+            call=call,
+            expected=f"0 < max |A| <= {bound:.6g}",
+            actual=f"max |A| = {float(A.abs().max()):.6g}",
+            show_values=False,
+        )
+
+
+@pytest.mark.level(1)
+def test_update_is_x_At_Bt_even_when_in_equals_out(impl):
+    # in == out: x (B A) has the right shape too, but B A is not symmetric, so its values are wrong.
+    # r = alpha = 1 makes scaling 1 (alpha / r and alpha alike): only the orientation decides.
+    case = build(impl, 6, 6, 1, 1.0, seed=66)
+    x = case.x(5)
+    case.check_forward(
+        x,
+        rule="rule: ΔW = B A is (out_features, in_features) like the base "
+        "weight, so the update is x Aᵀ Bᵀ = x (B A)ᵀ, not x (B A)",
+    )
+
+
+@pytest.mark.level(1)
+@given(
+    in_=sizes,
+    out=sizes,
+    r=ranks,
+    alpha=alphas,
+    bias=st.booleans(),
+    leading=leading_dims,
+    seed=seeds,
+)
+def test_output_equals_the_base_exactly_at_construction(
+    impl, in_, out, r, alpha, bias, leading, seed
+):
+    case = build(impl, in_, out, r, alpha, seed=seed, bias=bias, lora=False)
+    x = case.x(*leading)
+    call = f"{case.call}; forward(x) with x of shape {tuple(x.shape)}"
+    rule = "rule: at construction (B = 0) the output equals base(x) exactly"
+    expect_tensor(
+        returns(case.layer, x, call=call, rule=rule),
+        case.base(x),
+        rtol=0.0,
+        atol=0.0,
+        call=call,
+        rule=rule,
+    )
+
+
+@pytest.mark.level(1)
 def test_forward_of_the_worked_example(impl):
     base = nn.Linear(3, 2)
     layer = impl.LoRALinear(base, 2, 4.0)
@@ -445,16 +462,19 @@ def test_forward_of_the_worked_example(impl):
     layer.lora_A.data.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
     layer.lora_B.data.copy_(torch.tensor([[1.0, 0.0], [3.0, 2.0]]))
     x = torch.tensor([[1.0, 2.0, 3.0]])
+    call = (
+        "layer = LoRALinear(base, r=2, alpha=4.0) with base = nn.Linear(3, 2), "
+        "W = [[0.5, -1, 2], [1, 0, -0.5]], b = [0.25, -0.5], A = [[1, 0, 0], [0, 1, 0]], "
+        "B = [[1, 0], [3, 2]]; forward([[1, 2, 3]])"
+    )
     # base: [0.5 - 2 + 6 + 0.25, 1 - 1.5 - 0.5] = [4.75, -1]; x Aᵀ = [1, 2]; [1, 2] Bᵀ = [1, 7]; · 2
     expect_tensor(
-        layer(x),
+        returns(layer, x, call=call, rule=RULE_FORWARD),
         torch.tensor([[6.75, 13.0]]),
         rtol=0.0,
         atol=1e-6,
         rule=RULE_FORWARD,
-        call="layer = LoRALinear(base, r=2, alpha=4.0) with base = nn.Linear(3, 2), "
-        "W = [[0.5, -1, 2], [1, 0, -0.5]], b = [0.25, -0.5], A = [[1, 0, 0], [0, 1, 0]], "
-        "B = [[1, 0], [3, 2]]; forward([[1, 2, 3]])",
+        call=call,
     )
 
 
@@ -465,20 +485,7 @@ def test_forward_of_the_worked_example(impl):
 def test_forward_adds_the_scaled_low_rank_update(impl, in_, out, r, alpha):
     case = build(impl, in_, out, r, alpha, seed=100 + in_)
     x = case.x(4)
-    case.expect_output(case.layer(x), x, rule=RULE_FORWARD)
-
-
-@pytest.mark.level(1)
-def test_update_is_x_At_Bt_even_when_in_equals_out(impl):
-    # in == out: x (B A) has the right shape too, but B A is not symmetric, so its values are wrong.
-    case = build(impl, 6, 6, 2, 6.0, seed=66)
-    x = case.x(5)
-    case.expect_output(
-        case.layer(x),
-        x,
-        rule="rule: ΔW = B A is (out_features, in_features) like the base "
-        "weight, so the update is x Aᵀ Bᵀ = x (B A)ᵀ, not x (B A)",
-    )
+    case.check_forward(x, rule=RULE_FORWARD)
 
 
 @pytest.mark.level(1)
@@ -486,11 +493,17 @@ def test_update_is_x_At_Bt_even_when_in_equals_out(impl):
 def test_forward_accepts_any_leading_dims(impl, leading):
     case = build(impl, 7, 5, 3, 6.0, seed=7)
     x = case.x(*leading)
-    case.expect_output(
-        case.layer(x),
+    case.check_forward(
         x,
         rule="rule: x may have any leading dims: (..., in_features) -> (..., out_features)",
     )
+
+
+@pytest.mark.level(1)
+def test_lora_parameters_and_output_follow_a_float64_base(impl):
+    case = build(impl, 6, 4, 2, 6.0, seed=64, dtype=F64)
+    x = case.x(3)
+    case.check_forward(x, rule=RULE_FORWARD + " (a float64 base gives float64 everywhere)")
 
 
 @pytest.mark.level(1)
@@ -506,7 +519,7 @@ def test_forward_accepts_any_leading_dims(impl, leading):
 def test_forward_matches_the_float64_formula(impl, in_, out, r, alpha, bias, leading, seed):
     case = build(impl, in_, out, r, alpha, seed=seed, bias=bias)
     x = case.x(*leading)
-    case.expect_output(case.layer(x), x, rule=RULE_FORWARD)
+    case.check_forward(x, rule=RULE_FORWARD)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -683,7 +696,7 @@ def test_eval_mode_turns_dropout_off(impl, p):
     x = case.x(16)
     rule = "rule: in eval mode dropout is off: forward(x) = base(x) + x Aᵀ Bᵀ · scaling, every time"
     for attempt in ("first", "second"):
-        case.expect_output(case.layer(x), x, rule=rule, what=f"layer.eval(); {attempt} forward(x)")
+        case.check_forward(x, rule=rule, what=f"layer.eval(); {attempt} forward(x)")
 
 
 @pytest.mark.level(2)
@@ -760,7 +773,8 @@ def test_merge_keeps_the_outputs_and_is_not_a_no_op(impl):
     case.expect_output(
         merged,
         x,
-        rule="rule: after merge() the outputs are unchanged (within float rounding)",
+        rule="rule: after merge() forward is self.base(x) alone: the outputs are unchanged (within "
+        "float rounding)",
         what="layer.merge(); forward(x)",
     )
     # PEFT's guard: merged outputs must differ from the base's, or a merge that drops the update passes.
@@ -818,8 +832,7 @@ def test_merging_twice_is_a_no_op(impl):
         "layer.merge(); layer.merge()",
     )
     x = case.x(3)
-    case.expect_output(
-        case.layer(x),
+    case.check_forward(
         x,
         rule="rule: merge() on a merged layer does nothing",
         what="layer.merge(); layer.merge(); forward(x)",
@@ -838,8 +851,7 @@ def test_unmerge_without_merge_is_a_no_op(impl):
         exact=True,
     )
     x = case.x(3)
-    case.expect_output(
-        case.layer(x),
+    case.check_forward(
         x,
         rule="rule: unmerge() on a layer that is not merged does nothing",
         what="layer.unmerge(); forward(x)",
@@ -856,8 +868,7 @@ def test_unmerge_restores_the_weight_and_the_lora_path(impl):
     )
     case.draw_lora()  # new A and B: the forward must read them again
     x = case.x(4)
-    case.expect_output(
-        case.layer(x),
+    case.check_forward(
         x,
         rule="rule: after unmerge() forward uses the LoRA path again",
         what="layer.merge(); layer.unmerge(); new A and B written; forward(x)",
@@ -892,7 +903,27 @@ RULE_ONLY_MERGE = (
     "rule: only merge() and unmerge() change merged and the base weight; train(), eval() and "
     "forward never do"
 )
+RULE_FROZEN = (
+    "rule: the base stays frozen through every operation: base.weight and base.bias are the same "
+    "parameters, with requires_grad False, after merge(), unmerge(), train(), eval() and forward"
+)
 OPERATIONS = ("eval()", "train()", "forward(x)", "merge()", "unmerge()")
+
+
+def expect_frozen_base(case: Case, params: dict[str, Any], what: str) -> None:
+    """base.weight and base.bias are still the parameters `params` holds, and still frozen."""
+    __tracebackhide__ = True
+    base = case.layer.base
+    for name, param in params.items():
+        now = getattr(base, name)
+        if now is not param or (now is not None and now.requires_grad):
+            fail(
+                RULE_FROZEN,
+                call=f"{case.call}; {what}; layer.base.{name}",
+                expected="the same parameter as at construction, requires_grad False",
+                actual="a new parameter" if now is not param else "requires_grad True",
+                show_values=False,
+            )
 
 
 @pytest.mark.level(3)
@@ -903,6 +934,7 @@ def test_merged_and_the_base_weight_change_only_in_merge_and_unmerge(impl, progr
     x = case.x(2)
     merged, done = False, []
     merged_weight = case.W + case.B @ case.A * case.scaling
+    params = {"weight": layer.base.weight, "bias": layer.base.bias}
     for operation in program:
         if operation == "forward(x)":
             layer(x)
@@ -920,8 +952,9 @@ def test_merged_and_the_base_weight_change_only_in_merge_and_unmerge(impl, progr
             case,
             merged_weight if merged else case.W,
             RULE_ONLY_MERGE,
-            "; ".join(f"layer.{o}" for o in done),
+            "; ".join(done),
         )
+        expect_frozen_base(case, params, "; ".join(done))
 
 
 @pytest.mark.level(3)
@@ -939,8 +972,7 @@ def test_merge_then_unmerge_round_trips(impl, in_, out, r, alpha, bias, leading,
     x = case.x(*leading)
     case.layer.merge()
     expect_weight(case, case.W + case.B @ case.A * case.scaling, RULE_MERGE, "layer.merge()")
-    case.expect_output(
-        case.layer(x),
+    case.check_forward(
         x,
         rule="rule: after merge() the outputs are unchanged",
         what="layer.merge(); forward(x)",
@@ -949,8 +981,7 @@ def test_merge_then_unmerge_round_trips(impl, in_, out, r, alpha, bias, leading,
     expect_weight(
         case, case.W, RULE_UNMERGE + " (within float rounding)", "layer.merge(); layer.unmerge()"
     )
-    case.expect_output(
-        case.layer(x),
+    case.check_forward(
         x,
         rule="rule: after unmerge() the outputs are unchanged",
         what="layer.merge(); layer.unmerge(); forward(x)",
@@ -1008,6 +1039,13 @@ def make_toy(seed: int) -> Toy:
     return model
 
 
+RULE_APPLY_SAME = "rule: apply_lora modifies the model in place and returns it"
+RULE_APPLY_WRAPS = "rule: each target nn.Linear is replaced in its parent by a LoRALinear"
+RULE_APPLY_FREEZE = (
+    "rule: apply_lora freezes every parameter of the model except the new lora_A and lora_B"
+)
+
+
 def apply_call(targets: list[str], r: int, alpha: float) -> str:
     return f"{TOY_REPR}; apply_lora(model, {targets!r}, r={r}, alpha={alpha})"
 
@@ -1015,7 +1053,15 @@ def apply_call(targets: list[str], r: int, alpha: float) -> str:
 @pytest.mark.level(3)
 def test_apply_lora_returns_the_same_model(impl):
     model = make_toy(40)
-    result = impl.apply_lora(model, TOY_TARGETS, 4, 8.0)
+    result = returns(
+        impl.apply_lora,
+        model,
+        TOY_TARGETS,
+        4,
+        8.0,
+        call=apply_call(TOY_TARGETS, 4, 8.0),
+        rule=RULE_APPLY_SAME,
+    )
     if result is not model:
         fail(
             "rule: apply_lora modifies the model in place and returns it",
@@ -1030,7 +1076,15 @@ def test_apply_lora_returns_the_same_model(impl):
 def test_apply_lora_wraps_each_target_around_the_original_linear(impl):
     model = make_toy(41)
     originals = {name: model.get_submodule(name) for name in TOY_LINEARS}
-    impl.apply_lora(model, TOY_TARGETS, 4, 8.0)
+    returns(
+        impl.apply_lora,
+        model,
+        TOY_TARGETS,
+        4,
+        8.0,
+        call=apply_call(TOY_TARGETS, 4, 8.0),
+        rule=RULE_APPLY_WRAPS,
+    )
     call = apply_call(TOY_TARGETS, 4, 8.0)
     for name in TOY_LINEARS:
         module = model.get_submodule(name)
@@ -1070,7 +1124,15 @@ def test_apply_lora_wraps_each_target_around_the_original_linear(impl):
 @pytest.mark.level(3)
 def test_apply_lora_freezes_everything_but_the_new_adapters(impl):
     model = make_toy(42)
-    impl.apply_lora(model, TOY_TARGETS, 4, 8.0)
+    returns(
+        impl.apply_lora,
+        model,
+        TOY_TARGETS,
+        4,
+        8.0,
+        call=apply_call(TOY_TARGETS, 4, 8.0),
+        rule=RULE_APPLY_FREEZE,
+    )
     expected = sorted(f"{name}.{p}" for name in TOY_TARGETS for p in ("lora_A", "lora_B"))
     expect_equal(
         trainable_names(model),
@@ -1086,7 +1148,15 @@ def test_apply_lora_keeps_the_outputs_and_puts_the_adapters_in_the_forward_path(
     g = torch.Generator().manual_seed(43)
     x = draw(g, 5, 6)
     before = model(x).detach()
-    impl.apply_lora(model, TOY_TARGETS, 4, 8.0)
+    returns(
+        impl.apply_lora,
+        model,
+        TOY_TARGETS,
+        4,
+        8.0,
+        call=apply_call(TOY_TARGETS, 4, 8.0),
+        rule=RULE_APPLY_WRAPS,
+    )
     call = apply_call(TOY_TARGETS, 4, 8.0)
     expect_tensor(
         model(x),
@@ -1146,7 +1216,15 @@ def test_apply_lora_with_a_name_that_is_not_a_linear_raises_value_error(impl, na
 )
 def test_apply_lora_on_any_set_of_linears(impl, targets, r, alpha):
     model = make_toy(46)
-    impl.apply_lora(model, targets, r, alpha)
+    returns(
+        impl.apply_lora,
+        model,
+        targets,
+        r,
+        alpha,
+        call=apply_call(targets, r, alpha),
+        rule=RULE_APPLY_WRAPS,
+    )
     call = apply_call(targets, r, alpha)
     for name in targets:
         module = model.get_submodule(name)

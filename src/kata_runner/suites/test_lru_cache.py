@@ -25,7 +25,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from kata_runner.testing import call_repr, expect_equal, expect_raises, fail
+from kata_runner.testing import call_repr, expect_equal, expect_raises, fail, returns
 
 RECENCY_HINT = "a get hit and a put make a key the most recent; `in`, len and a get miss do not"
 
@@ -46,6 +46,14 @@ def same(actual: Any, expected: Any) -> bool:
     return actual is expected or (type(actual) is type(expected) and actual == expected)
 
 
+# The rule an operation breaks when it raises where the statement expects an answer.
+PUT_RULE = "rule: put stores the value under the key as the most recently used (put never raises)"
+GET_RULE = "rule: a get hit returns the stored value; a get miss returns default (get never raises)"
+CONTAINS_RULE = "rule: `key in cache` is True exactly when the key is stored"
+DELETE_RULE = "rule: delete returns True if the key was stored (and removes it), False if not"
+RESIZE_RULE = "rule: resize(n), n >= 1, evicts least recently used entries until at most n remain"
+
+
 class Script:
     """A cache plus the calls made on it so far, so a failure shows the whole program."""
 
@@ -59,23 +67,23 @@ class Script:
 
     def put(self, key: Hashable, value: Any) -> Any:
         self.steps.append(call_repr("cache.put", key, value))
-        return self.cache.put(key, value)
+        return returns(self.cache.put, key, value, call=self.call, rule=PUT_RULE)
 
     def get(self, key: Hashable, *default: Any) -> Any:
         self.steps.append(call_repr("cache.get", key, *default))
-        return self.cache.get(key, *default)
+        return returns(self.cache.get, key, *default, call=self.call, rule=GET_RULE)
 
     def contains(self, key: Hashable) -> bool:
         self.steps.append(f"{key!r} in cache")
-        return key in self.cache
+        return bool(returns(self.cache.__contains__, key, call=self.call, rule=CONTAINS_RULE))
 
     def delete(self, key: Hashable) -> Any:
         self.steps.append(call_repr("cache.delete", key))
-        return self.cache.delete(key)
+        return returns(self.cache.delete, key, call=self.call, rule=DELETE_RULE)
 
     def resize(self, capacity: int) -> Any:
         self.steps.append(call_repr("cache.resize", capacity))
-        return self.cache.resize(capacity)
+        return returns(self.cache.resize, capacity, call=self.call, rule=RESIZE_RULE)
 
     def fill(self, *pairs: tuple[Hashable, Any]) -> None:
         """put each (key, value) of distinct new keys into a cache with room for all of them, then
@@ -141,32 +149,6 @@ class Script:
 
 # ---------------------------------------------------------------------------------------------
 # Level 1: get, put, eviction
-
-
-@pytest.mark.level(1)
-def test_worked_example_from_the_statement(impl):
-    s = Script(impl, 2)
-    s.fill((1, "one"), (2, "two"))  # order: 1, 2
-    s.expect_value(s.get(1), "one", "rule: a get hit returns the stored value")  # order: 2, 1
-    s.put(3, "three")  # evicts 2; order: 1, 3
-    s.expect_holds(
-        [1, 3],
-        [2],
-        "rule: put of a new key on a full cache evicts the least recently used",
-        detail=f"get(1) made the order 2, 1, so put(3, 'three') evicts 2 ({RECENCY_HINT})",
-    )
-    s.expect_value(s.get(2), None, "rule: a get miss returns default (None when not given)")
-    s.expect_value(s.get(2, "missing"), "missing", "rule: a get miss returns default")
-    s.put(1, "ONE")  # existing key: updated and refreshed; order: 3, 1
-    s.expect_value(s.contains(3), True, "rule: `key in cache` is True when the key is stored")
-    s.put(4, "four")  # evicts 3 (`in` did not refresh it); order: 1, 4
-    s.expect_holds(
-        [1, 4],
-        [2, 3],
-        "rule: put of a new key on a full cache evicts the least recently used",
-        detail=f"order before put(4, 'four'): 3, 1 ({RECENCY_HINT})",
-    )
-    s.expect_value(s.get(1), "ONE", "rule: put of an existing key updates its value")
 
 
 @pytest.mark.level(1)
@@ -375,6 +357,34 @@ def test_a_key_stored_with_none_is_a_hit(impl):
     )
 
 
+@pytest.mark.level(1)
+def test_worked_example_from_the_statement(impl):
+    # After the examples of single rules: it exercises most of them at once, so a bug fails the
+    # example of its own rule first.
+    s = Script(impl, 2)
+    s.fill((1, "one"), (2, "two"))  # order: 1, 2
+    s.expect_value(s.get(1), "one", "rule: a get hit returns the stored value")  # order: 2, 1
+    s.put(3, "three")  # evicts 2; order: 1, 3
+    s.expect_holds(
+        [1, 3],
+        [2],
+        "rule: put of a new key on a full cache evicts the least recently used",
+        detail=f"get(1) made the order 2, 1, so put(3, 'three') evicts 2 ({RECENCY_HINT})",
+    )
+    s.expect_value(s.get(2), None, "rule: a get miss returns default (None when not given)")
+    s.expect_value(s.get(2, "missing"), "missing", "rule: a get miss returns default")
+    s.put(1, "ONE")  # existing key: updated and refreshed; order: 3, 1
+    s.expect_value(s.contains(3), True, "rule: `key in cache` is True when the key is stored")
+    s.put(4, "four")  # evicts 3 (`in` did not refresh it); order: 1, 4
+    s.expect_holds(
+        [1, 4],
+        [2, 3],
+        "rule: put of a new key on a full cache evicts the least recently used",
+        detail=f"order before put(4, 'four'): 3, 1 ({RECENCY_HINT})",
+    )
+    s.expect_value(s.get(1), "ONE", "rule: put of an existing key updates its value")
+
+
 # ---------------------------------------------------------------------------------------------
 # The state machine: random programs against an OrderedDict model (level 1 rules, then level 3)
 
@@ -419,7 +429,7 @@ class LRUMachine(RuleBasedStateMachine):
         self.cache = self.impl.LRUCache(capacity)
         for key in range(max(capacity - free, 0)):
             self.history.append(call_repr("cache.put", key, 10 * key))
-            self.cache.put(key, 10 * key)
+            returns(self.cache.put, key, 10 * key, call=self.program, rule=PUT_RULE)
             self.model[key] = 10 * key
         note(f"make_cache(capacity={capacity}, free={free}) runs: {self.program}")
         self.check_contents(
@@ -468,7 +478,7 @@ class LRUMachine(RuleBasedStateMachine):
         self.in_step = True
         before = list(self.model)
         self.history.append(call_repr("cache.put", key, value))
-        self.cache.put(key, value)
+        returns(self.cache.put, key, value, call=self.program, rule=PUT_RULE)
         if key in self.model:
             rule_ = "rule: put of an existing key updates it in place and never evicts"
             self.model.move_to_end(key)
@@ -491,7 +501,7 @@ class LRUMachine(RuleBasedStateMachine):
         args = () if default is None else (default,)
         before = list(self.model)
         self.history.append(call_repr("cache.get", key, *args))
-        result = self.cache.get(key, *args)
+        result = returns(self.cache.get, key, *args, call=self.program, rule=GET_RULE)
         if key in self.model:
             expected = self.model[key]
             self.model.move_to_end(key)
@@ -585,7 +595,7 @@ class LRUMachineWithDeleteAndResize(LRUMachine):
         self.in_step = True
         before = list(self.model)
         self.history.append(call_repr("cache.delete", key))
-        result = self.cache.delete(key)
+        result = returns(self.cache.delete, key, call=self.program, rule=DELETE_RULE)
         expected = key in self.model
         if not same(result, expected):
             fail(
@@ -620,7 +630,7 @@ class LRUMachineWithDeleteAndResize(LRUMachine):
             self.history[-1] += "  # raised ValueError"
             self.check_contents("rule: a resize that raises leaves the cache unchanged", before)
         else:
-            self.cache.resize(capacity)
+            returns(self.cache.resize, capacity, call=self.program, rule=RESIZE_RULE)
             self.capacity = capacity
             while len(self.model) > capacity:
                 self.model.popitem(last=False)
@@ -785,7 +795,7 @@ def test_worked_example_of_delete_and_resize(impl):
     s.expect_holds(
         ["a"],
         ["b", "c"],
-        "rule: resize evicts least recently used entries until at most capacity remain",
+        "rule: resize(n) evicts the least recently used entries until at most n remain",
         detail="the order before resize(1) was b, a",
     )
     expect_raises(
@@ -862,7 +872,7 @@ def test_resize_down_evicts_the_least_recent_entries(impl):
     s.expect_holds(
         [1, 5],
         [2, 3, 4],
-        "rule: resize keeps the survivors' recency order and later puts use the new capacity",
+        "rule: later puts use the new capacity; resize keeps the survivors' recency order",
         detail="the order before put(5, 50) was 4, 1 at capacity 2, so 4 goes",
     )
 

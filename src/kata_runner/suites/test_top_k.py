@@ -16,8 +16,6 @@ exact scores within 1e-12, and near-ties may come in either order.
 from __future__ import annotations
 
 import math
-import traceback
-from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -26,7 +24,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kata_runner.testing import expect_array, expect_raises, fail, show
+from kata_runner.testing import call_repr, expect_array, expect_raises, fail, returns
+from kata_runner.testing.assertions import MAX_SHOWN_ELEMENTS
 
 ATOL = 1e-9  # returned scores vs the exact cosine
 ORDER_TOL = 1e-12  # ranking consistency on general inputs
@@ -84,40 +83,7 @@ def oracle_top_k(
 
 
 # ---------------------------------------------------------------------------------------------
-# Calling the attempt
-
-
-def attempt(fn: Callable[..., Any], *args: Any, call: str, rule: str) -> Any:
-    """Call the attempt; an unexpected exception becomes a failure that names the rule and the
-    line of the attempt where it was raised."""
-    __tracebackhide__ = True
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        where = where_raised(fn, exc)
-        fail(
-            rule,
-            call=call,
-            expected="a result",
-            actual=f"raised {type(exc).__name__}: {exc}",
-            show_values=False,
-            detail=where,
-        )
-        raise AssertionError("unreachable") from exc
-
-
-def where_raised(fn: Callable[..., Any], exc: BaseException) -> str | None:
-    """`raised at line N, in name: source` for the innermost frame in the attempt's file."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return None
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == code.co_filename]
-    if not frames:
-        return None
-    last = frames[-1]
-    return f"raised at line {last.lineno}, in {last.name}: {(last.line or '').strip()}"
+# Reading the attempt's answer
 
 
 def unpack(result: Any, *, call: str, rule: str) -> tuple[Any, Any]:
@@ -302,6 +268,7 @@ def exact_problems(draw: st.DrawFn) -> tuple[list[float], list[list[float]], int
 
 # A small exact corpus with three tie groups, used by several example tests. Query [1, 1, 1, 1]:
 #   scores  [0, 1, .5, 1, .5, 1, 0, -.5, .5]  ->  order 1, 3, 5 | 2, 4, 8 | 0, 6 | 7
+# No row is zero: what a zero row scores is a rule of its own, tested apart.
 TIE_QUERY = [1.0, 1.0, 1.0, 1.0]
 TIE_CORPUS = [
     [1.0, -1.0, 1.0, -1.0],
@@ -310,7 +277,7 @@ TIE_CORPUS = [
     [1.0, 1.0, 1.0, 1.0],
     [0.0, 5.0, 0.0, 0.0],
     [4.0, 4.0, 4.0, 4.0],
-    [0.0, 0.0, 0.0, 0.0],
+    [1.0, 1.0, -1.0, -1.0],
     [-1.0, 0.0, 0.0, 0.0],
     [0.0, 0.5, 0.0, 0.0],
 ]
@@ -318,34 +285,26 @@ TIE_ORDER = [1, 3, 5, 2, 4, 8, 0, 6, 7]
 TIE_SCORES = [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.0, 0.0, -0.5]
 
 
-def arg(value: Any) -> str:
-    """An argument as the candidate can paste it: small arrays in full, large ones by shape."""
-    if isinstance(value, np.ndarray) and value.size <= 64:
-        return f"np.array({value.tolist()!r}, dtype=np.{value.dtype})"
-    return show(value)
-
-
 def call_str(fn: str, *args: Any) -> str:
-    return f"{fn}({', '.join(arg(a) for a in args)})"
+    """`fn(query, corpus, k)` rendered by the toolkit (every array with its shape and dtype, small
+    ones in full), followed by the values of the input arrays too large to show there, so that
+    ties can be read off the message."""
+    names = ("queries" if fn == "top_k_batch" else "query", "corpus", "k")
+    values = [
+        f"{name} = {value.tolist()}"
+        for name, value in zip(names, args, strict=False)
+        if isinstance(value, np.ndarray) and MAX_SHOWN_ELEMENTS < value.size <= 96
+    ]
+    return "; ".join([call_repr(fn, *args), *values])
 
 
 def call_top_k(impl: Any, query: Any, corpus: Any, k: int, *, rule: str) -> tuple[str, Any]:
     call = call_str("top_k", query, corpus, k)
-    return call, attempt(impl.top_k, query, corpus, k, call=call, rule=rule)
+    return call, returns(impl.top_k, query, corpus, k, call=call, rule=rule)
 
 
 # ---------------------------------------------------------------------------------------------
 # Level 1: one query
-
-
-@pytest.mark.level(1)
-def test_worked_example(impl):
-    query = np.array([1.0, 0.0])
-    corpus = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])
-    call, result = call_top_k(impl, query, corpus, 3, rule=RULE_BEST)
-    expect_result(
-        result, [0, 4, 2], [1.0, 1.0, 1 / math.sqrt(2)], call=call, rule=f"{RULE_BEST}; {RULE_TIES}"
-    )
 
 
 @pytest.mark.level(1)
@@ -358,6 +317,16 @@ def test_scores_are_cosines_not_dot_products(impl):
     call, result = call_top_k(impl, query, corpus, 4, rule=RULE_COSINE)
     expect_result(
         result, order, scores, call=call, rule=f"{RULE_COSINE}: each row is divided by its own norm"
+    )
+
+
+@pytest.mark.level(1)
+def test_worked_example(impl):
+    query = np.array([1.0, 0.0])
+    corpus = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])
+    call, result = call_top_k(impl, query, corpus, 3, rule=RULE_BEST)
+    expect_result(
+        result, [0, 4, 2], [1.0, 1.0, 1 / math.sqrt(2)], call=call, rule=f"{RULE_BEST}; {RULE_TIES}"
     )
 
 
@@ -516,7 +485,7 @@ def test_ties_go_to_the_lower_index_on_exact_inputs(impl, problem):
 
 def call_batch(impl: Any, queries: Any, corpus: Any, k: int, *, rule: str) -> tuple[str, Any]:
     call = call_str("top_k_batch", queries, corpus, k)
-    return call, attempt(impl.top_k_batch, queries, corpus, k, call=call, rule=rule)
+    return call, returns(impl.top_k_batch, queries, corpus, k, call=call, rule=rule)
 
 
 def expect_batch(
@@ -538,21 +507,6 @@ def expect_batch(
 
 
 @pytest.mark.level(2)
-def test_batch_worked_example(impl):
-    queries = np.array([[1.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
-    corpus = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])
-    call, result = call_batch(impl, queries, corpus, 3, rule=RULE_BEST)
-    r = 1 / math.sqrt(2)
-    expect_result(
-        result,
-        [[0, 4, 2], [1, 2, 0], [0, 1, 2]],
-        [[1.0, 1.0, r], [1.0, r, 0.0], [0.0, 0.0, 0.0]],
-        call=call,
-        rule=f"row i of the result is top_k(queries[i], corpus, k); {RULE_TIES}; {RULE_ZERO}",
-    )
-
-
-@pytest.mark.level(2)
 def test_batch_normalises_each_query_by_its_own_norm(impl):
     # Query norms differ by 10^4 and d != q != n, so a normalisation along the wrong axis shows.
     queries = [[100.0, 0.0, 1.0], [0.0, 0.01, 0.0], [3.0, -4.0, 12.0], [-5.0, 5.0, 0.5]]
@@ -565,6 +519,21 @@ def test_batch_normalises_each_query_by_its_own_norm(impl):
         5,
         call=call,
         rule=f"{RULE_COSINE}: every query row and every corpus row by its own norm",
+    )
+
+
+@pytest.mark.level(2)
+def test_batch_worked_example(impl):
+    queries = np.array([[1.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
+    corpus = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])
+    call, result = call_batch(impl, queries, corpus, 3, rule=RULE_BEST)
+    r = 1 / math.sqrt(2)
+    expect_result(
+        result,
+        [[0, 4, 2], [1, 2, 0], [0, 1, 2]],
+        [[1.0, 1.0, r], [1.0, r, 0.0], [0.0, 0.0, 0.0]],
+        call=call,
+        rule=f"row i of the result is top_k(queries[i], corpus, k); {RULE_TIES}; {RULE_ZERO}",
     )
 
 
@@ -689,5 +658,5 @@ def test_batch_is_vectorised_over_a_million_queries(impl):
         "top_k_batch(queries, corpus, 3) with queries (1000000, 8) and corpus (10, 8), standard "
         "normal (seed 1000000), queries[123] = 0, corpus[7] = 0"
     )
-    result = attempt(impl.top_k_batch, queries, corpus, 3, call=call, rule=RULE_BEST)
+    result = returns(impl.top_k_batch, queries, corpus, 3, call=call, rule=RULE_BEST)
     check_sampled_rows(queries, corpus, 3, result, [0, 1, 123, 4_567, 500_000, 999_999], call=call)
