@@ -127,6 +127,20 @@ def test_run_level_grades_only_up_to_that_level(kata, tmp_path):
     )
 
 
+def test_jobs_sets_how_many_tests_run_at_once_and_never_the_verdict(kata, monkeypatch, capsys):
+    monkeypatch.delenv("KATA_JOBS", raising=False)  # --jobs sets it for the command's gradings
+    reference = CATALOG.get("cosine_similarity").solution_path
+    one = kata("run", "cosine_similarity", "--file", str(reference), "--jobs", "1", "--json")
+    assert os.environ["KATA_JOBS"] == "1"
+    two = kata("run", "cosine_similarity", "--file", str(reference), "--jobs", "2", "--json")
+    assert one.code == two.code == EXIT_OK
+    assert [(t["nodeid"], t["status"]) for t in one.doc["tests"]] == [
+        (t["nodeid"], t["status"]) for t in two.doc["tests"]
+    ]
+    refused = kata("run", "cosine_similarity", "--jobs", "0")
+    assert refused.code == EXIT_USAGE and "at least 1" in capsys.readouterr().err
+
+
 def test_verbose_shows_every_failure_and_the_default_points_at_it(kata, tmp_path):
     wrong = tmp_path / "wrong.py"
     wrong.write_text(

@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade levels 1 to N only (faster); the rest are not run",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="show every failure in full")
+    add_jobs(run)
 
     watch = verb(
         "watch",
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--poll", action="store_true", help="poll for changes instead of file events"
     )
+    add_jobs(watch)
 
     verb(
         "hint",
@@ -157,3 +159,23 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--count", type=int, default=3, help="how many recommendations (default 3)"
     )
     return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def add_jobs(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="run up to N tests at once (default: $KATA_JOBS, else your cores, at most 4; "
+        "1 runs them one after the other); verdicts never depend on it",
+    )

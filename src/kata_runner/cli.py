@@ -282,6 +282,8 @@ def main(argv: Sequence[str] | None = None, app: App | None = None) -> int:
 
     sandbox.become_subreaper()  # orphans of an attempt come back to us, and are killed
     sandbox.sweep_stale_runs()  # what a killed `kata` left behind goes at the next command
+    if getattr(args, "jobs", None):
+        os.environ["KATA_JOBS"] = str(args.jobs)  # what every grading of this command reads
     app = app or App()
     app.writes = args.verb in WRITING_VERBS or bool(getattr(args, "reveal", False))
     try:

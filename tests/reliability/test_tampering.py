@@ -31,17 +31,7 @@ WRONG = textwrap.dedent(
     """
 )
 
-FAMILIES = {
-    "test_report_outcome_rewritten": """
-        import _pytest.reports
-        _init = _pytest.reports.TestReport.__init__
-        def __init__(self, *args, **kwargs):
-            _init(self, *args, **kwargs)
-            self.outcome = "passed"
-        _pytest.reports.TestReport.__init__ = __init__
-    """,
-    "makereport_hook_registered": """
-        import pytest
+FIND_CONFIG = """
         import sys
         def _config():
             # gc.get_objects() no longer sees the runner's objects (they are frozen before any
@@ -54,6 +44,20 @@ FAMILIES = {
                         return config
                 frame = frame.f_back
             raise SystemExit("no pytest config found from the importing frames")
+"""
+
+FAMILIES = {
+    "test_report_outcome_rewritten": """
+        import _pytest.reports
+        _init = _pytest.reports.TestReport.__init__
+        def __init__(self, *args, **kwargs):
+            _init(self, *args, **kwargs)
+            self.outcome = "passed"
+        _pytest.reports.TestReport.__init__ = __init__
+    """,
+    "makereport_hook_registered": FIND_CONFIG
+    + """
+        import pytest
         class _Pass:
             @pytest.hookimpl(wrapper=True, tryfirst=True)
             def pytest_runtest_call(self, item):
@@ -68,19 +72,8 @@ FAMILIES = {
                 return report
         _config().pluginmanager.register(_Pass(), "pass-everything")
     """,
-    "runner_unregistered": """
-        import sys
-        def _config():
-            # gc.get_objects() no longer sees the runner's objects (they are frozen before any
-            # fork), so walk up the frames that import this module
-            frame = sys._getframe()
-            while frame is not None:
-                for value in list(frame.f_locals.values()):
-                    config = getattr(value, "config", None)
-                    if hasattr(config, "pluginmanager"):
-                        return config
-                frame = frame.f_back
-            raise SystemExit("no pytest config found from the importing frames")
+    "runner_unregistered": FIND_CONFIG
+    + """
         _config().pluginmanager.unregister(name="runner")
     """,
     "function_runtest_no_op": """
