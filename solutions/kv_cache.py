@@ -61,10 +61,9 @@ class KVCache:
     def __len__(self) -> int:
         return self.length
 
-    def update(
-        self, k_new_BHLE: torch.Tensor, v_new_BHLE: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(self, k_new: torch.Tensor, v_new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Copy a (B, H, L, E) block in after the cached positions; return the (B, H, S, E) prefix."""
+        k_new_BHLE, v_new_BHLE = k_new, v_new
         B, H, M, E = self.k_BHME.shape
         shape = tuple(k_new_BHLE.shape)
         if (
@@ -103,7 +102,9 @@ class CachedSelfAttention(nn.Module):
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x_BLD: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """x: (B, L, D) -> (B, L, D); with a cache, the L new positions follow the cached ones."""
+        x_BLD = x
         B, L, D = x_BLD.shape
         H, E = self.num_heads, self.head_dim
         q_BHLE = self.q_proj(x_BLD).view(B, L, H, E).transpose(1, 2)  # (B, L, D) -> (B, H, L, E)

@@ -63,8 +63,9 @@ class LoRALinear(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.merged = False
 
-    def forward(self, x_BI: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         """x: (..., I) -> (..., O)."""
+        x_BI = x
         y_BO: Tensor = self.base(x_BI)
         if self.merged:  # ΔW already lives in base.weight
             return y_BO

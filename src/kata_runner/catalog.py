@@ -132,12 +132,6 @@ class Kata:
     def needs_torch(self) -> bool:
         return "torch" in self.requires
 
-    def level(self, number: int) -> Level:
-        for level in self.levels:
-            if level.number == number:
-                return level
-        raise KeyError(number)
-
     @cached_property
     def public_names(self) -> tuple[str, ...]:
         """Top-level public names the stub defines (functions, classes, assignments), in order.

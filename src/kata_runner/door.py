@@ -409,12 +409,13 @@ def _label(proxy: Any) -> str:
     return label
 
 
-class AttemptCallable:
-    """A function (or bound method) of the attempt: calling it goes through the door."""
+class _CallableProxy:
+    """What a function and a class of the attempt share: calling it, and reading its attributes,
+    go through the door."""
 
     __slots__ = ("_door", "_label", "_target")
 
-    def __init__(self, target: Callable[..., Any], door: Door, label: str) -> None:
+    def __init__(self, target: Any, door: Door, label: str) -> None:
         object.__setattr__(self, "_target", target)
         object.__setattr__(self, "_door", door)
         object.__setattr__(self, "_label", label)
@@ -424,6 +425,15 @@ class AttemptCallable:
 
     def __getattr__(self, name: str) -> Any:
         return _door(self).call(_label(self), getattr, _target(self), name)
+
+    def __hash__(self) -> int:
+        return hash(_target(self))
+
+
+class AttemptCallable(_CallableProxy):
+    """A function (or bound method) of the attempt: calling it goes through the door."""
+
+    __slots__ = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         _door(self).call(_label(self), setattr, _target(self), name, value)
@@ -441,26 +451,14 @@ class AttemptCallable:
     def __eq__(self, other: object) -> bool:
         return _target(self) is unwrap(other) or _target(self) == unwrap(other)
 
-    def __hash__(self) -> int:
-        return hash(_target(self))
+    __hash__ = _CallableProxy.__hash__  # defining __eq__ would otherwise unset it
 
 
-class AttemptClass:
+class AttemptClass(_CallableProxy):
     """A class of the attempt: constructing it, and its class attributes, go through the door;
     `isinstance(x, impl.Cls)` works on proxies and plain objects alike."""
 
-    __slots__ = ("_door", "_label", "_target")
-
-    def __init__(self, target: type, door: Door, label: str) -> None:
-        object.__setattr__(self, "_target", target)
-        object.__setattr__(self, "_door", door)
-        object.__setattr__(self, "_label", label)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _door(self).call(_label(self), _target(self), *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return _door(self).call(_label(self), getattr, _target(self), name)
+    __slots__ = ()
 
     def __instancecheck__(self, instance: Any) -> bool:
         return isinstance(unwrap(instance), _target(self))
@@ -474,8 +472,7 @@ class AttemptClass:
     def __eq__(self, other: object) -> bool:
         return _target(self) is unwrap(other)
 
-    def __hash__(self) -> int:
-        return hash(_target(self))
+    __hash__ = _CallableProxy.__hash__
 
     @property
     def __name__(self) -> str:
