@@ -73,3 +73,11 @@ def golden(session: nox.Session) -> None:
     session.run(
         "pytest", "tests/test_contract.py", "-k", "recorded_ones", *args, env={"KATA_GOLDEN": mode}
     )
+
+
+@nox.session(default=False, venv_backend="none")
+def new(session: nox.Session) -> None:
+    """Scaffold a kata: `nox -s new -- <slug>` writes its files, valid from the start, to fill in."""
+    if len(session.posargs) != 1:
+        session.error("usage: nox -s new -- <slug>")
+    session.run("python", "-m", "kata_runner.scaffold", session.posargs[0], "--root", ".")
