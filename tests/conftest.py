@@ -111,6 +111,8 @@ class Gradings:
         self.servers: dict[str, WarmServer] = {}
         self.remaining = Counter(slug for slug, *_ in jobs)
         self.lock = threading.Lock()
+        # tests per grading: `KATA_CONTRACT_JOBS=2 nox -s golden` proves verdicts do not depend on it
+        self.jobs = int(os.environ.get("KATA_CONTRACT_JOBS", "1"))
         for slug, name, what, up_to_level in jobs:
             kata = self.catalog.get(slug)
             attempt = (
@@ -127,7 +129,7 @@ class Gradings:
                 self.servers[slug] = WarmServer(attempt.kata)
             server = self.servers[slug]
         try:
-            return grade(attempt, jobs=1, server=server, up_to_level=up_to_level).to_json()
+            return grade(attempt, jobs=self.jobs, server=server, up_to_level=up_to_level).to_json()
         finally:
             with self.lock:
                 self.remaining[slug] -= 1
