@@ -1,6 +1,6 @@
-"""Every kata's benchmark works for `kata compare`: a bug that passes level 1 gets a speed ratio, and
-the reference can be timed against itself (its figures are `nox -s bench`'s to report: a test never
-asserts a timing that load can move).
+"""Every kata's benchmark works for `kata compare`: a bug that passes level 1 gets a speed ratio
+against the reference (the figures are `nox -s bench`'s to report: a test never asserts a timing that
+load can move).
 
 Runs after the contract (pytest runs modules in order) and waits for its gradings to end first, so the
 timings do not share the machine with them.
@@ -16,7 +16,7 @@ from kata_runner.benchmark import run_benchmark
 
 
 @pytest.mark.parametrize("slug", CATALOG.slugs())
-def test_compare_times_a_wrong_version_that_passes_level_one_and_the_reference_against_itself(
+def test_compare_times_a_wrong_version_that_passes_level_one_against_the_reference(
     graded, slug
 ):
     kata = CATALOG.get(slug)
@@ -34,8 +34,8 @@ def test_compare_times_a_wrong_version_that_passes_level_one_and_the_reference_a
         if "source" in case
         else read_attempt(kata, case["path"])
     )
+    # the ratio times the reference too: its benchmark works, and how close the reference comes to
+    # itself depends on the machine's load (`nox -s bench` reports it)
     wrong = run_benchmark(kata, attempt)
     assert wrong.ratio is not None or wrong.timed_out == "attempt", wrong.summary()
-    itself = run_benchmark(kata, read_attempt(kata, kata.solution_path))
-    assert itself.ratio is not None, itself.summary()
-    # how close to 1.0 it comes depends on the machine's load: `nox -s bench` reports it
+    assert wrong.timed_out != "reference", wrong.summary()
