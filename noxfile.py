@@ -71,7 +71,12 @@ def golden(session: nox.Session) -> None:
     mode = "record" if "record" in session.posargs else "check"
     args = [a for a in session.posargs if a != "record"]
     session.run(
-        "pytest", "tests/test_contract.py", "-k", "recorded_ones", *args, env={"KATA_GOLDEN": mode}
+        "pytest",
+        "tests/test_contract.py",
+        "-k",
+        "recorded_ones",
+        *args,
+        env={"KATA_GOLDEN": mode, "KATA_CONTRACT_BUG_LEVELS": "up_to"},
     )
 
 

@@ -102,7 +102,7 @@ class Gradings:
 
     The gradings of one kata share a warm server (the suite collected once, a fresh confined root
     forked per grading: the path `kata watch` takes, with every check of a cold run). A bug is
-    graded up to its own level: the contract asks nothing of the levels above it."""
+    graded at its own level: the contract asks nothing of the others."""
 
     def __init__(self, jobs: list[tuple[str, str, Path | str, int | None]], workers: int) -> None:
         self.catalog = Catalog()
@@ -113,6 +113,9 @@ class Gradings:
         self.lock = threading.Lock()
         # tests per grading: `KATA_CONTRACT_JOBS=2 nox -s golden` proves verdicts do not depend on it
         self.jobs = int(os.environ.get("KATA_CONTRACT_JOBS", "1"))
+        # a bug is graded at its own level only (all the contract asks of it); the golden documents
+        # were recorded with every level up to the bug's: `nox -s golden` sets "up_to"
+        self.bug_levels = os.environ.get("KATA_CONTRACT_BUG_LEVELS", "own")
         for slug, name, what, up_to_level in jobs:
             kata = self.catalog.get(slug)
             attempt = (
@@ -122,14 +125,19 @@ class Gradings:
             )
             self.futures[(slug, name)] = self.pool.submit(self._grade, attempt, up_to_level)
 
-    def _grade(self, attempt: Attempt, up_to_level: int | None) -> dict[str, Any]:
+    def _grade(self, attempt: Attempt, level: int | None) -> dict[str, Any]:
         slug = attempt.kata.slug
         with self.lock:
             if slug not in self.servers:
                 self.servers[slug] = WarmServer(attempt.kata)
             server = self.servers[slug]
         try:
-            return grade(attempt, jobs=self.jobs, server=server, up_to_level=up_to_level).to_json()
+            levels = (
+                ({"up_to_level": level} if self.bug_levels == "up_to" else {"only_level": level})
+                if level is not None
+                else {}
+            )
+            return grade(attempt, jobs=self.jobs, server=server, **levels).to_json()
         finally:
             with self.lock:
                 self.remaining[slug] -= 1

@@ -16,26 +16,25 @@ from kata_runner.benchmark import run_benchmark
 
 
 @pytest.mark.parametrize("slug", CATALOG.slugs())
-def test_compare_times_a_wrong_version_that_passes_level_one_against_the_reference(
-    graded, slug
-):
+def test_compare_times_a_wrong_version_of_a_later_level_against_the_reference(graded, slug):
     kata = CATALOG.get(slug)
     candidates = [case for case in bug_cases(slug) if case["level"] >= 2]
-    passing = [
-        case for case in candidates if graded(slug, case["name"])["levels"][0]["status"] == "pass"
-    ]
-    assert passing, (
-        f"{slug}: keep a known-wrong version that passes level 1 (targets level 2 or later)"
-    )
+    assert candidates, f"{slug}: keep a known-wrong version that targets level 2 or later"
     graded.wait_all()
-    case = passing[0]
-    attempt = (
-        Attempt(kata, case["source"], case["name"])
-        if "source" in case
-        else read_attempt(kata, case["path"])
+    tried = []
+    for case in candidates:  # the first whose level-1 code runs at the benchmark's size
+        attempt = (
+            Attempt(kata, case["source"], case["name"])
+            if "source" in case
+            else read_attempt(kata, case["path"])
+        )
+        wrong = run_benchmark(kata, attempt)
+        # the ratio times the reference too: its benchmark works, and how close the reference
+        # comes to itself depends on the machine's load (`nox -s bench` reports it)
+        assert wrong.timed_out != "reference", wrong.summary()
+        if wrong.ratio is not None or wrong.timed_out == "attempt":
+            return
+        tried.append(f"{case['name']}: {wrong.summary()}")
+    pytest.fail(
+        f"{slug}: no known-wrong version of level 2 or later could be timed\n" + "\n".join(tried)
     )
-    # the ratio times the reference too: its benchmark works, and how close the reference comes to
-    # itself depends on the machine's load (`nox -s bench` reports it)
-    wrong = run_benchmark(kata, attempt)
-    assert wrong.ratio is not None or wrong.timed_out == "attempt", wrong.summary()
-    assert wrong.timed_out != "reference", wrong.summary()

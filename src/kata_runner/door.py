@@ -72,6 +72,9 @@ class KataTimeout(BaseException):
         super().__init__(f"{label or 'your code'} {what}")
 
 
+ORIGINS_KEPT = 256  # returned containers whose origin the door remembers, the most recent first
+
+
 class Door:
     """The accounting and conversion of every call into the attempt (one per grading process)."""
 
@@ -90,6 +93,7 @@ class Door:
         self.fires = 0
         self.on_overrun: Callable[[KataTimeout], None] | None = None
         self.labels_seen: list[str] = []
+        self.origins: dict[int, tuple[Any, Any]] = {}  # id(copy) -> (copy, the attempt's object)
         self._process_time = time.process_time
         self._setitimer = signal.setitimer
         self._getitimer = signal.getitimer
@@ -97,6 +101,7 @@ class Door:
     # ---- per test -------------------------------------------------------------------------------
 
     def begin_test(self, cpu_limit: float, wall_limit: float) -> None:
+        self.origins.clear()
         self.cpu_used, self.cpu_limit, self.wall_limit = 0.0, cpu_limit, wall_limit
         self.fired, self.label = None, None
         self.fires = 0
@@ -189,8 +194,21 @@ class Door:
     # ---- what comes out ---------------------------------------------------------------------------
 
     def wrap(self, value: Any, label: str) -> Any:
-        """`value` as the suite may see it: plain, or behind a proxy."""
-        return _plain(value, self, label, 0)
+        """`value` as the suite may see it: plain, or behind a proxy. A container is a copy, so the
+        door remembers what it was copied from (see `origin`)."""
+        plain = _plain(value, self, label, 0)
+        if plain is not value and type(value) in (list, dict, set):
+            self.origins[id(plain)] = (plain, value)  # both kept alive: ids stay unique
+            if len(self.origins) > ORIGINS_KEPT:  # the oldest is forgotten (its origin unknown)
+                del self.origins[next(iter(self.origins))]
+        return plain
+
+    def origin(self, returned: Any) -> int | None:
+        """Which object of the attempt a returned container was copied from, as a number: two
+        results that came from the same live object of the attempt have the same origin. None
+        for anything else."""
+        kept = self.origins.get(id(returned))
+        return id(kept[1]) if kept is not None and kept[0] is returned else None
 
 
 def _tag(exc: BaseException) -> None:

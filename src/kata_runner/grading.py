@@ -207,9 +207,10 @@ class _Run:
         confine: bool,
         up_to_level: int | None = None,
         server: WarmServer | None = None,
+        only_level: int | None = None,
     ) -> None:
         self.attempt, self.limits, self.jobs = attempt, limits, max(1, jobs)
-        self.up_to_level = up_to_level
+        self.up_to_level, self.only_level = up_to_level, only_level
         self.server = server
         self.root_pid: int | None = None
         self.kata = attempt.kata
@@ -394,7 +395,9 @@ class _Run:
                         )
                     )
                 for test in state.tests:
-                    if self.up_to_level is not None and test.level > self.up_to_level:
+                    if (self.up_to_level is not None and test.level > self.up_to_level) or (
+                        self.only_level is not None and test.level != self.only_level
+                    ):
                         test.skipped = test.not_requested = True
                 self.queue = [t.index for t in state.tests if not t.skipped]
                 self.import_started = now
@@ -591,9 +594,11 @@ def grade(
     confine: bool = True,
     up_to_level: int | None = None,
     server: WarmServer | None = None,
+    only_level: int | None = None,
 ) -> RunResult:
     """Grade `attempt` against its kata's hidden suite. Raises GradingCancelled when `cancel` is set
-    before the run ends."""
+    before the run ends. `up_to_level` runs levels 1..N only (`kata run --level N`); `only_level`
+    runs one level (the catalogue contract, which asks a bug only about its own level)."""
     kata = attempt.kata
     limits = limits or kata.limits
     started = time.monotonic()
@@ -605,7 +610,17 @@ def grade(
         message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
         return verdicts.syntax_error_result(attempt, limits, message, time.monotonic() - started)
     try:
-        run = _Run(attempt, limits, jobs or default_jobs(), progress, cancel, confine, up_to_level)
+        run = _Run(
+            attempt,
+            limits,
+            jobs or default_jobs(),
+            progress,
+            cancel,
+            confine,
+            up_to_level,
+            server,
+            only_level,
+        )
     except OSError as exc:
         raise HarnessError(
             f"cannot prepare a run directory in {tempfile.gettempdir()} ({exc.strerror}); "

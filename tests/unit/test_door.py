@@ -137,3 +137,15 @@ def test_the_cpu_limit_counts_the_attempts_time_only():
     with pytest.raises(KataTimeout) as timeout:
         impl.busy(5)
     assert timeout.value.kind == "cpu" and timeout.value.label == "busy"
+
+
+def test_the_origin_of_a_returned_copy_tells_a_live_object_handed_out_twice():
+    from kata_runner.testing import origin_of
+
+    impl = module_from(
+        "state = [1]\ndef live():\n    return state\ndef fresh():\n    return list(state)\n"
+    )
+    first, second = impl.live(), impl.live()
+    assert first is not second  # the suite holds copies
+    assert origin_of(impl, first) == origin_of(impl, second)
+    assert origin_of(impl, impl.fresh()) != origin_of(impl, impl.fresh())

@@ -38,7 +38,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kata_runner.testing import fail, show
+from kata_runner.testing import fail, origin_of, show
 
 # ---------------------------------------------------------------------------------------------
 # Rules, as the statement words them
@@ -201,6 +201,7 @@ class Observed:
     value: Any = None
     snapshots: list[Any] = field(default_factory=list)  # partial() after each feed, as returned
     copies: list[Any] = field(default_factory=list)  # deep copies of them, taken at once
+    origins: list[int] = field(default_factory=list)  # the attempt's objects they were copied from
 
     @property
     def failed_with(self) -> str:
@@ -228,6 +229,7 @@ def drive(impl: Any, chunks: Sequence[str], *, partial: bool = False) -> Observe
                 snap = parser.partial()
                 obs.snapshots.append(snap)
                 obs.copies.append(copy.deepcopy(snap))
+                obs.origins.append(origin_of(impl, snap))
         try:
             obs.value = parser.result()
         except NotImplementedError:
@@ -986,6 +988,16 @@ def test_snapshots_are_new_objects(impl):
             actual=obs.failed_with,
             show_values=False,
         )
+    for k, origin in enumerate(obs.origins):
+        if k and origin == obs.origins[k - 1] and isinstance(obs.snapshots[k], (list, dict)):
+            fail(
+                RULE_NEW_OBJECT,
+                call=feeding(chunks) + " (partial() after every feed)",
+                expected=f"the snapshot of feed #{k} stays {show(obs.copies[k - 1])}",
+                actual=f"partial() after feed #{k + 1} returned the very object it returned "
+                f"after feed #{k}, which now holds {show(obs.copies[k])}",
+                show_values=False,
+            )
     for k, (snap, kept) in enumerate(zip(obs.snapshots, obs.copies)):
         if not same(snap, kept):
             fail(

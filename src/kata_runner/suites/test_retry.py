@@ -1137,6 +1137,14 @@ def test_retrying_lists_the_options_of_retry_with_the_same_defaults(impl):
                 actual=f"{name}={spelled(found[name])}",
                 show_values=False,
             )
+    # the signature alone is not an implementation: the decorator must also work once
+    decorated = impl.retrying(max_attempts=1, sleep=lambda seconds: None)(lambda: 7)
+    expect_equal(
+        decorated(),
+        7,
+        call="retrying(max_attempts=1, sleep=...)(lambda: 7)()",
+        rule=RULE_SIGNATURE,
+    )
 
 
 @pytest.mark.level(2)

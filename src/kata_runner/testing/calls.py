@@ -9,7 +9,7 @@ from typing import Any
 
 from kata_runner.testing.assertions import call_repr, fail
 
-__all__ = ["Trace", "raised_at", "returns"]
+__all__ = ["Trace", "origin_of", "raised_at", "returns"]
 
 # Exceptions that are verdicts of their own, never "the rule failed": the stub, memory, our timeout.
 PASS_THROUGH: tuple[type[BaseException], ...] = (NotImplementedError, MemoryError)
@@ -100,3 +100,15 @@ class Trace:
             return bound(*args, **kwargs)
 
         return call
+
+
+def origin_of(impl: Any, returned: Any) -> int:
+    """Which live object of the attempt `returned` came from, as a number: values reach the suite as
+    copies, so two results with the same origin were the same object when the attempt returned them
+    (the attempt handed out its internal state). Outside the door, the object's own id."""
+    try:
+        door = object.__getattribute__(impl, "_door")
+    except AttributeError:
+        return id(returned)
+    found = door.origin(returned)
+    return found if found is not None else id(returned)
