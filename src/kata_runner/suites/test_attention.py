@@ -37,27 +37,27 @@ from kata_runner.testing import (
     expect_raises,
     expect_tensor,
     fail,
+    randn,
     returns,
+    torch_generator,
 )
+from kata_runner.testing.torch_cases import dtype_name, expect_output, fill_linear
 
-TOLERANCES = {torch.float32: (1e-5, 1e-5), torch.float64: (1e-10, 1e-10)}
-SEEDS = st.integers(0, 2**32 - 1)
-DTYPES = st.sampled_from([torch.float32, torch.float64])
+F32, F64 = torch.float32, torch.float64
+TOL = {F32: {"rtol": 1e-5, "atol": 1e-5}, F64: {"rtol": 1e-10, "atol": 1e-10}}
 
 
 def tol(dtype: torch.dtype) -> dict[str, float]:
-    rtol, atol = TOLERANCES[dtype]
-    return {"rtol": rtol, "atol": atol}
+    return TOL[dtype]
 
 
-def randn(g: torch.Generator, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Standard normal entries, drawn in float64 and rounded, so both dtypes see the same values."""
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype)
+SEEDS = st.integers(0, 2**32 - 1)
+DTYPES = st.sampled_from([F32, F64])
 
 
 def random_mask(g: torch.Generator, *shape: int) -> torch.Tensor:
     """A bool mask of `shape` (last axis = keys), ~60% True, with at least one True per row."""
-    mask = torch.rand(*shape, generator=g, dtype=torch.float64) < 0.6
+    mask = torch.rand(*shape, generator=g, dtype=F64) < 0.6
     keep = torch.randint(shape[-1], (*shape[:-1], 1), generator=g)
     return mask.scatter(-1, keep, True)
 
@@ -68,15 +68,6 @@ def sdpa_oracle(q, k, v, mask=None, is_causal=False):
         q.double(), k.double(), v.double(), attn_mask=mask, is_causal=is_causal
     )
     return out.to(q.dtype)
-
-
-def expect_output(
-    fn, *args, expected, call: str, rule: str, rtol=None, atol=None, **kwargs
-) -> None:
-    """fn(*args, **kwargs) must match `expected`; an exception is a failure of `rule` too."""
-    __tracebackhide__ = True
-    actual = returns(fn, *args, call=call, rule=rule, **kwargs)
-    expect_tensor(actual, expected, call=call, rule=rule, rtol=rtol, atol=atol)
 
 
 def seeded(text: str, seed: int) -> str:
@@ -101,21 +92,26 @@ def sdpa_call(q, k, v, mask=None) -> str:
     return call_repr("scaled_dot_product_attention", q, k, v, mask=mask)
 
 
-@pytest.mark.level(1)
-def test_softmax_is_over_the_keys(impl):
-    g = torch.Generator().manual_seed(11)
-    q, k = randn(g, 2, 3, 8), randn(g, 2, 5, 8)
-    v = torch.ones(2, 5, 4)
+def check_sdpa(impl, *args, rule: str, seed=None, call=None, expected=None, dtype=F32) -> None:
+    """scaled_dot_product_attention(*args) against `expected` (default: the oracle on the same
+    arguments), at the tolerance of `dtype`; the call defaults to `args`, drawn from `seed`."""
+    __tracebackhide__ = True
     expect_output(
         impl.scaled_dot_product_attention,
-        q,
-        k,
-        v,
-        expected=torch.ones(2, 3, 4),
-        call=seeded(sdpa_call(q, k, v) + " with v all ones", 11),
-        rule=AXIS_RULE,
-        **tol(torch.float32),
+        *args,
+        expected=sdpa_oracle(*args) if expected is None else expected,
+        call=seeded(sdpa_call(*args), seed) if call is None else call,
+        rule=rule,
+        **tol(dtype),
     )
+
+
+@pytest.mark.level(1)
+def test_softmax_is_over_the_keys(impl):
+    g = torch_generator(11)
+    q, k, v = randn(g, 2, 3, 8), randn(g, 2, 5, 8), torch.ones(2, 5, 4)
+    call = seeded(sdpa_call(q, k, v) + " with v all ones", 11)
+    check_sdpa(impl, q, k, v, expected=torch.ones(2, 3, 4), call=call, rule=AXIS_RULE)
 
 
 @pytest.mark.level(1)
@@ -131,16 +127,9 @@ def test_masked_keys_get_zero_weight(impl):
     mask = torch.tensor(
         [[True, True, False, False], [False, True, False, False], [True, True, False, False]]
     )
-    expect_output(
-        impl.scaled_dot_product_attention,
-        q,
-        k,
-        v,
-        mask,
-        expected=torch.ones(3, 1),
-        call=sdpa_call(q, k, v, mask),
-        rule=MASK_RULE + " (allowed keys have v = 1, forbidden keys v = 100)",
-        **tol(torch.float32),
+    rule = MASK_RULE + " (allowed keys have v = 1, forbidden keys v = 100)"
+    check_sdpa(
+        impl, q, k, v, mask, expected=torch.ones(3, 1), call=sdpa_call(q, k, v, mask), rule=rule
     )
 
 
@@ -153,16 +142,14 @@ def test_scores_are_scaled_by_one_over_sqrt_e(impl):
     q = torch.full((1, 16), 0.25)
     k = torch.stack([torch.zeros(16), torch.ones(16)])
     v = torch.tensor([[0.0], [1.0]])
-    expected = torch.tensor([[1 / (1 + math.exp(-1.0))]])
-    expect_output(
-        impl.scaled_dot_product_attention,
+    check_sdpa(
+        impl,
         q,
         k,
         v,
-        expected=expected,
+        expected=torch.tensor([[1 / (1 + math.exp(-1.0))]]),
         call=sdpa_call(q, k, v) + " (q all 0.25, k = [zeros, ones], E = 16)",
         rule=SCALE_RULE + "; expected sigmoid(4/√16) = 0.731",
-        **tol(torch.float32),
     )
 
 
@@ -173,17 +160,9 @@ def test_worked_example_from_the_statement(impl):
     k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     v = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     w0 = 1 / (1 + math.exp(-1 / math.sqrt(2)))  # softmax([1/√2, 0])[0]
+    rule = "softmax(q kᵀ / √E) v: scores [1/√2, 0], weights [0.6698, 0.3302]"
     expected = torch.tensor([[w0, 1 - w0]])
-    expect_output(
-        impl.scaled_dot_product_attention,
-        q,
-        k,
-        v,
-        expected=expected,
-        call=sdpa_call(q, k, v),
-        rule="softmax(q kᵀ / √E) v: scores [1/√2, 0], weights [0.6698, 0.3302]",
-        **tol(torch.float32),
-    )
+    check_sdpa(impl, q, k, v, expected=expected, call=sdpa_call(q, k, v), rule=rule)
 
 
 @pytest.mark.level(1)
@@ -201,45 +180,21 @@ def test_worked_example_from_the_statement(impl):
     ids=["2d", "3d", "4d", "4d-mask-LS", "3d-key-padding", "4d-key-padding", "4d-full-mask"],
 )
 def test_batch_dimensions_and_mask_broadcasting(impl, q_shape, kv_lead, mask_shape):
-    seed = 7
-    g = torch.Generator().manual_seed(seed)
+    g = torch_generator(7)
     q, k, v = randn(g, *q_shape), randn(g, *kv_lead, 7, 8), randn(g, *kv_lead, 7, 3)
     mask = None if mask_shape is None else random_mask(g, *mask_shape)
-    expect_output(
-        impl.scaled_dot_product_attention,
-        q,
-        k,
-        v,
-        mask,
-        expected=sdpa_oracle(q, k, v, mask),
-        call=seeded(sdpa_call(q, k, v, mask), seed),
-        rule=SDPA + "; leading dimensions are batch dimensions, the mask broadcasts to (..., L, S)",
-        **tol(torch.float32),
-    )
+    rule = SDPA + "; leading dimensions are batch dimensions, the mask broadcasts to (..., L, S)"
+    check_sdpa(impl, q, k, v, mask, seed=7, rule=rule)
 
 
 @pytest.mark.level(1)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
 def test_output_dtype_is_the_input_dtype(impl, dtype):
-    seed = 3
-    g = torch.Generator().manual_seed(seed)
-    q, k, v = (
-        randn(g, 2, 4, 8, dtype=dtype),
-        randn(g, 2, 6, 8, dtype=dtype),
-        randn(g, 2, 6, 5, dtype=dtype),
-    )
-    mask = random_mask(g, 4, 6)
-    expect_output(
-        impl.scaled_dot_product_attention,
-        q,
-        k,
-        v,
-        mask,
-        expected=sdpa_oracle(q, k, v, mask),
-        call=seeded(sdpa_call(q, k, v, mask), seed),
-        rule=SDPA + "; the output dtype is the input dtype",
-        **tol(dtype),
-    )
+    g = torch_generator(3)
+    q, k = randn(g, 2, 4, 8, dtype=dtype), randn(g, 2, 6, 8, dtype=dtype)
+    v, mask = randn(g, 2, 6, 5, dtype=dtype), random_mask(g, 4, 6)
+    rule = SDPA + "; the output dtype is the input dtype"
+    check_sdpa(impl, q, k, v, mask, seed=3, rule=rule, dtype=dtype)
 
 
 @pytest.mark.level(1)
@@ -250,16 +205,9 @@ def test_large_scores_do_not_overflow(impl):
     q = torch.stack([torch.full((16,), 10.0), torch.full((16,), -10.0)])
     k = torch.stack([torch.full((16,), 10.0), torch.full((16,), 8.0), torch.full((16,), -10.0)])
     v = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    expect_output(
-        impl.scaled_dot_product_attention,
-        q,
-        k,
-        v,
-        expected=torch.tensor([[1.0, 2.0], [5.0, 6.0]]),
-        call=sdpa_call(q, k, v) + " (q rows ±10·ones(16); k rows 10·ones, 8·ones, -10·ones)",
-        rule="rule: large scores must not overflow (a stable softmax subtracts the row maximum)",
-        **tol(torch.float32),
-    )
+    call = sdpa_call(q, k, v) + " (q rows ±10·ones(16); k rows 10·ones, 8·ones, -10·ones)"
+    rule = "rule: large scores must not overflow (a stable softmax subtracts the row maximum)"
+    check_sdpa(impl, q, k, v, expected=torch.tensor([[1.0, 2.0], [5.0, 6.0]]), call=call, rule=rule)
 
 
 @st.composite
@@ -277,7 +225,7 @@ def sdpa_cases(draw):
 
 def build_sdpa(case):
     batch, L, S, E, Ev, mask_shape, dtype, seed = case
-    g = torch.Generator().manual_seed(seed)
+    g = torch_generator(seed)
     q = randn(g, *batch, L, E, dtype=dtype)
     k = randn(g, *batch, S, E, dtype=dtype)
     v = randn(g, *batch, S, Ev, dtype=dtype)
@@ -353,6 +301,8 @@ def test_keys_a_query_may_not_attend_change_nothing(impl, case, row):
 
 CAUSAL_RULE = "rule: causal_mask(L) is True on and below the diagonal (query i sees keys 0..i)"
 LEAK_RULE = "rule: the output at position t does not depend on inputs after t"
+CSA_SHAPE_RULE = "causal_self_attention returns (..., T, Ev)"
+EXACT = {"rtol": 0.0, "atol": 0.0}
 
 
 def tril(L: int) -> torch.Tensor:
@@ -370,7 +320,7 @@ def csa_call(x, w_q, w_k, w_v) -> str:
     return call_repr("causal_self_attention", x, w_q, w_k, w_v)
 
 
-def build_csa(g, batch, T, D, E, Ev, dtype=torch.float32):
+def build_csa(g, batch, T, D, E, Ev, dtype=F32):
     """x with unit-variance entries, weights N(0, 1/D) so q and k have unit-variance entries."""
     x = randn(g, *batch, T, D, dtype=dtype)
     w_q, w_k = (randn(g, D, E, dtype=dtype) / math.sqrt(D) for _ in range(2))
@@ -398,7 +348,7 @@ def test_causal_mask_is_true_on_and_below_the_diagonal(impl, L):
             actual=f"shape ({L}, {L}) bool, as 0/1: {actual.int().tolist()}",
             show_values=False,
         )
-    expect_tensor(actual, expected, call=call, rule=CAUSAL_RULE, rtol=0.0, atol=0.0)
+    expect_tensor(actual, expected, call=call, rule=CAUSAL_RULE, **EXACT)
 
 
 @pytest.mark.level(2)
@@ -410,39 +360,26 @@ def test_causal_mask_accepts_a_device(impl):
         expected=tril(3),
         call='causal_mask(3, device="cpu")',
         rule=CAUSAL_RULE + "; device= says where to create it",
-        rtol=0.0,
-        atol=0.0,
+        **EXACT,
     )
 
 
 @pytest.mark.level(2)
 def test_sdpa_with_the_causal_mask_matches_is_causal(impl):
-    seed = 21
-    g = torch.Generator().manual_seed(seed)
+    g = torch_generator(21)
     q, k, v = randn(g, 2, 3, 6, 8), randn(g, 2, 3, 6, 8), randn(g, 2, 3, 6, 4)
     mask = impl.causal_mask(6)
-    expect_output(
-        impl.scaled_dot_product_attention,
-        q,
-        k,
-        v,
-        mask,
-        expected=sdpa_oracle(q, k, v, is_causal=True),
-        call=seeded(
-            "scaled_dot_product_attention(q (2, 3, 6, 8), k, v (2, 3, 6, 4), mask=causal_mask(6))",
-            seed,
-        ),
-        rule=CAUSAL_RULE
-        + "; with it, attention equals F.scaled_dot_product_attention(is_causal=True)",
-        **tol(torch.float32),
+    call = "scaled_dot_product_attention(q (2, 3, 6, 8), k, v (2, 3, 6, 4), mask=causal_mask(6))"
+    rule = (
+        CAUSAL_RULE + "; with it, attention equals F.scaled_dot_product_attention(is_causal=True)"
     )
+    expected = sdpa_oracle(q, k, v, is_causal=True)
+    check_sdpa(impl, q, k, v, mask, expected=expected, call=seeded(call, 21), rule=rule)
 
 
 @pytest.mark.level(2)
 def test_causal_self_attention_example(impl):
-    seed = 22
-    g = torch.Generator().manual_seed(seed)
-    x, w_q, w_k, w_v = build_csa(g, (2,), 5, 6, 8, 3)
+    x, w_q, w_k, w_v = build_csa(torch_generator(22), (2,), 5, 6, 8, 3)
     expect_output(
         impl.causal_self_attention,
         x,
@@ -450,32 +387,25 @@ def test_causal_self_attention_example(impl):
         w_k,
         w_v,
         expected=csa_oracle(x, w_q, w_k, w_v),
-        call=seeded(csa_call(x, w_q, w_k, w_v), seed),
+        call=seeded(csa_call(x, w_q, w_k, w_v), 22),
         rule="causal_self_attention = softmax(causal-masked (x w_q)(x w_k)ᵀ / √E) (x w_v)",
-        **tol(torch.float32),
+        **tol(F32),
     )
 
 
 @pytest.mark.level(2)
 def test_first_position_attends_only_to_itself(impl):
-    seed = 23
-    g = torch.Generator().manual_seed(seed)
-    x, w_q, w_k, w_v = build_csa(g, (), 4, 6, 8, 3)
-    call = seeded(csa_call(x, w_q, w_k, w_v), seed)
+    x, w_q, w_k, w_v = build_csa(torch_generator(23), (), 4, 6, 8, 3)
+    call = seeded(csa_call(x, w_q, w_k, w_v), 23)
     out = returns(impl.causal_self_attention, x, w_q, w_k, w_v, call=call, rule=CAUSAL_RULE)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (4, 3):
-        expect_tensor(
-            out,
-            csa_oracle(x, w_q, w_k, w_v),
-            call=call,
-            rule="causal_self_attention returns (..., T, Ev)",
-        )
+        expect_tensor(out, csa_oracle(x, w_q, w_k, w_v), call=call, rule=CSA_SHAPE_RULE)
     expect_tensor(
         out[0],
         (x[0].double() @ w_v.double()).float(),
         call=call + "; output row 0",
         rule=CAUSAL_RULE + ", so position 0 sees only itself: output[0] = x[0] @ w_v",
-        **tol(torch.float32),
+        **tol(F32),
     )
 
 
@@ -582,8 +512,18 @@ MASKS = (
     "; mask True = may attend, broadcast to (B, H, T, T); is_causal hides later keys; both apply"
 )
 GQA_RULE = "rule: query head h uses kv head h // (num_heads // num_kv_heads)"
+GQA = (
+    MHA
+    + "; "
+    + GQA_RULE.removeprefix("rule: ")
+    + " (oracle: F.scaled_dot_product_attention(enable_gqa=True))"
+)
 SCALE_HEAD_RULE = (
     "rule: scores are scaled by 1/√head_dim (head_dim = d_model // num_heads = 4), not 1/√d_model"
+)
+KV_SHAPES = (
+    "rule: k_proj and v_proj are nn.Linear(d_model, num_kv_heads * head_dim);"
+    " q_proj and out_proj stay nn.Linear(d_model, d_model)"
 )
 LAYERS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
@@ -612,12 +552,6 @@ def ctor(D, H, bias=True, G=None) -> str:
     return f"MultiHeadAttention(d_model={D}, num_heads={H}, bias={bias}{kv})"
 
 
-KV_SHAPES = (
-    "rule: k_proj and v_proj are nn.Linear(d_model, num_kv_heads * head_dim);"
-    " q_proj and out_proj stay nn.Linear(d_model, d_model)"
-)
-
-
 def expect_shapes(module, D: int, kv_width: int | None, call: str) -> None:
     """The four layers are nn.Linear with the stated (in_features, out_features)."""
     for name in LAYERS:
@@ -631,22 +565,23 @@ def expect_shapes(module, D: int, kv_width: int | None, call: str) -> None:
         )
 
 
-def overwrite_weights(module, g: torch.Generator, call: str, D: int, kv_width=None) -> None:
+def overwrite_weights(
+    module, g: torch.Generator, call: str, D: int, kv_width=None, dtype=F32
+) -> None:
     """Copy N(0, 1/in_features) weights and N(0, 0.25) biases into the module's four layers."""
     expect_shapes(module, D, kv_width, call)
+    for name in LAYERS:
+        fill_linear(layer(module, name, call), g, dtype)
+
+
+def constant_query(module, D: int, bias: torch.Tensor, call: str) -> None:
+    """q_proj = (weight 0, `bias`): every query is `bias`; k_proj = v_proj = out_proj = identity."""
+    expect_shapes(module, D, None, call)
     with torch.no_grad():
         for name in LAYERS:
             lin = layer(module, name, call)
-            out_f, in_f = lin.weight.shape
-            lin.weight.copy_(randn(g, out_f, in_f) / math.sqrt(in_f))
-            if lin.bias is not None:
-                lin.bias.copy_(0.5 * randn(g, out_f))
-
-
-def combined_mask(mask, is_causal: bool, T: int):
-    if not is_causal:
-        return mask
-    return tril(T) if mask is None else mask & tril(T)
+            lin.weight.copy_(torch.zeros(D, D) if name == "q_proj" else torch.eye(D))
+            lin.bias.copy_(bias if name == "q_proj" else torch.zeros(D))
 
 
 def mha_oracle(module, x, H: int, G: int, mask=None, is_causal=False, call: str = ""):
@@ -662,19 +597,19 @@ def mha_oracle(module, x, H: int, G: int, mask=None, is_causal=False, call: str 
     q = F.linear(x64, *params["q_proj"]).view(B, T, H, E).transpose(1, 2)
     k = F.linear(x64, *params["k_proj"]).view(B, T, G, E).transpose(1, 2)
     v = F.linear(x64, *params["v_proj"]).view(B, T, G, E).transpose(1, 2)
-    y = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=combined_mask(mask, is_causal, T), enable_gqa=G != H
-    )
+    if is_causal:
+        mask = tril(T) if mask is None else mask & tril(T)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=G != H)
     return F.linear(y.transpose(1, 2).reshape(B, T, D), *params["out_proj"]).to(x.dtype)
 
 
 def forward_call(ctor_text: str, x, mask=None, is_causal=False, seed=None) -> str:
-    parts = [f"{ctor_text}.forward(x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"]
+    text = f"{ctor_text}.forward(x {tuple(x.shape)} {dtype_name(x.dtype)}"
     if mask is not None:
-        parts.append(f", mask {tuple(mask.shape)} bool")
+        text += f", mask {tuple(mask.shape)} bool"
     if is_causal:
-        parts.append(", is_causal=True")
-    text = "".join(parts) + ")"
+        text += ", is_causal=True"
+    text += ")"
     return text if seed is None else seeded(text, seed) + " (x, and weights ~ N(0, 1/d_model))"
 
 
@@ -710,14 +645,8 @@ def test_submodules_are_linear_layers_of_d_model(impl, bias):
 @pytest.mark.level(3)
 @pytest.mark.parametrize(("D", "H"), [(10, 4), (6, 4), (7, 2)])
 def test_d_model_not_divisible_by_num_heads_raises(impl, D, H):
-    expect_raises(
-        ValueError,
-        impl.MultiHeadAttention,
-        D,
-        H,
-        call=ctor(D, H),
-        rule="rule: d_model not divisible by num_heads raises ValueError",
-    )
+    rule = "rule: d_model not divisible by num_heads raises ValueError"
+    expect_raises(ValueError, impl.MultiHeadAttention, D, H, call=ctor(D, H), rule=rule)
 
 
 @pytest.mark.level(3)
@@ -733,21 +662,15 @@ def test_head_h_reads_its_own_columns(impl):
         ctor(D, H) + f" with q_proj = (weight 0, bias {c.tolist()}),"
         " k_proj = v_proj = out_proj = identity"
     )
-    expect_shapes(module, D, None, call)
-    with torch.no_grad():
-        for name in LAYERS:
-            lin = layer(module, name, call)
-            lin.weight.copy_(torch.zeros(D, D) if name == "q_proj" else torch.eye(D))
-            lin.bias.copy_(c if name == "q_proj" else torch.zeros(D))
-    x = torch.stack([torch.zeros(D), torch.ones(D)])[None]
+    constant_query(module, D, c, call)
     expect_output(
         module,
-        x,
+        torch.stack([torch.zeros(D), torch.ones(D)])[None],
         expected=torch.full((1, 2, D), 0.5),
         call=call + "; x = [[zeros(12), ones(12)]]; c sums to 0 on each head's columns",
         rule="rule: head h uses columns [h·head_dim, (h+1)·head_dim) of each projection: view"
         " (B, T, H, head_dim), then transpose to (B, H, T, head_dim)",
-        **tol(torch.float32),
+        **tol(F32),
     )
 
 
@@ -756,7 +679,7 @@ def test_heads_are_concatenated_then_passed_through_out_proj(impl):
     D, H = 8, 2
     module = impl.MultiHeadAttention(D, H)
     call = ctor(D, H) + " with v_proj.weight = 0, v_proj.bias = [1,1,1,1, 2,2,2,2], out_proj random"
-    g = torch.Generator().manual_seed(33)
+    g = torch_generator(33)
     overwrite_weights(module, g, call, D)
     concat = torch.tensor([1.0, 1, 1, 1, 2, 2, 2, 2])
     with torch.no_grad():
@@ -771,7 +694,7 @@ def test_heads_are_concatenated_then_passed_through_out_proj(impl):
         expected=expected,
         call=call + f"; x {tuple(x.shape)}",
         rule="rule: the heads' outputs are concatenated in head order and passed through out_proj",
-        **tol(torch.float32),
+        **tol(F32),
     )
 
 
@@ -787,23 +710,15 @@ def test_scores_are_scaled_by_one_over_sqrt_head_dim(impl):
     D, H = 16, 4
     module = impl.MultiHeadAttention(D, H)
     call = ctor(D, H) + " with q_proj = (weight 0, bias 1), k_proj = v_proj = out_proj = identity"
-    expect_shapes(module, D, None, call)
-    with torch.no_grad():
-        for name in LAYERS:
-            lin = layer(module, name, call)
-            lin.weight.copy_(torch.zeros(D, D) if name == "q_proj" else torch.eye(D))
-            lin.bias.copy_(torch.ones(D) if name == "q_proj" else torch.zeros(D))
-    x = torch.eye(H).repeat_interleave(D // H, dim=1)[
-        None
-    ]  # (1, 4, 16): x[0, t] = ones on [4t, 4t + 4)
+    constant_query(module, D, torch.ones(D), call)
     weight = math.exp(2.0) / (math.exp(2.0) + 3)
     expect_output(
         module,
-        x,
+        torch.eye(H).repeat_interleave(D // H, dim=1)[None],  # x[0, t] = ones on [4t, 4t + 4)
         expected=torch.full((1, H, D), weight),
         call=call + "; x[0, t] = ones on columns [4t, 4t + 4) for t = 0..3",
         rule=SCALE_HEAD_RULE + f"; expected e²/(e² + 3) = {weight:.4f} everywhere",
-        **tol(torch.float32),
+        **tol(F32),
     )
 
 
@@ -832,60 +747,40 @@ def test_scores_are_scaled_by_one_over_sqrt_head_dim(impl):
 def test_masks_and_is_causal(impl, mask_shape, is_causal):
     D, H, seed = 12, 3, 34
     module = impl.MultiHeadAttention(D, H)
-    call = ctor(D, H)
-    g = torch.Generator().manual_seed(seed)
-    overwrite_weights(module, g, call, D)
+    g = torch_generator(seed)
+    overwrite_weights(module, g, ctor(D, H), D)
     x = randn(g, 2, 6, D)
     mask = None if mask_shape is None else random_mask(g, *mask_shape)
     if mask is not None and is_causal:
         mask[..., 0] = True  # key 0 is in every query's causal window: no row is left empty
-    check_mha(
-        module,
-        x,
-        H,
-        H,
-        mask,
-        is_causal,
-        call=forward_call(call, x, mask, is_causal, seed),
-        rule=MHA + MASKS,
-    )
+    call = forward_call(ctor(D, H), x, mask, is_causal, seed)
+    check_mha(module, x, H, H, mask, is_causal, call=call, rule=MHA + MASKS)
 
 
 @pytest.mark.level(3)
 def test_forward_uses_the_modules_own_weights(impl):
     torch.manual_seed(0)  # only to make the run repeatable; the oracle reads the weights back
     module = impl.MultiHeadAttention(16, 4)
-    seed = 31
-    x = randn(torch.Generator().manual_seed(seed), 2, 5, 16)
-    check_mha(
-        module,
-        x,
-        4,
-        4,
-        call=forward_call(ctor(16, 4), x) + f" with its own initial weights; x from seed {seed}",
-        rule=MHA,
-    )
+    x = randn(torch_generator(31), 2, 5, 16)
+    call = forward_call(ctor(16, 4), x) + " with its own initial weights; x from seed 31"
+    check_mha(module, x, 4, 4, call=call, rule=MHA)
 
 
 @pytest.mark.level(3)
 def test_float64_module_gives_float64(impl):
     D, H, seed = 12, 2, 35
     module = impl.MultiHeadAttention(D, H).double()
-    g = torch.Generator().manual_seed(seed)
-    expect_shapes(module, D, None, ctor(D, H))
-    with torch.no_grad():
-        for name in LAYERS:
-            lin = layer(module, name, ctor(D, H))
-            lin.weight.copy_(randn(g, D, D, dtype=torch.float64) / math.sqrt(D))
-            lin.bias.copy_(0.5 * randn(g, D, dtype=torch.float64))
-    x = randn(g, 2, 4, D, dtype=torch.float64)
+    g = torch_generator(seed)
+    overwrite_weights(module, g, ctor(D, H), D, dtype=F64)
+    x = randn(g, 2, 4, D, dtype=F64)
+    call = forward_call(ctor(D, H) + ".double()", x, None, True, seed)
     check_mha(
         module,
         x,
         H,
         H,
         is_causal=True,
-        call=forward_call(ctor(D, H) + ".double()", x, None, True, seed),
+        call=call,
         rule=MHA + "; the output dtype is the input dtype",
     )
 
@@ -918,7 +813,7 @@ def build_mha(impl, case):
     D = H * E
     module = make_mha(impl, D, H, bias, G)
     call = ctor(D, H, bias, G)
-    g = torch.Generator().manual_seed(seed)
+    g = torch_generator(seed)
     overwrite_weights(module, g, call, D, None if G is None else G * E)
     x = randn(g, B, T, D)
     mask = None if mask_shape is None else random_mask(g, *mask_shape)
@@ -1013,10 +908,8 @@ def test_module_output_does_not_depend_on_later_positions(impl, case, data):
 @pytest.mark.level(4)
 @pytest.mark.parametrize(("H", "G"), [(4, 2), (4, 1), (6, 3), (4, 4)])
 def test_kv_projections_have_num_kv_heads_times_head_dim_outputs(impl, H, G):
-    D = 4 * H
-    module = impl.MultiHeadAttention(D, H, num_kv_heads=G)
-    call = ctor(D, H, True, G)
-    expect_shapes(module, D, 4 * G, call)
+    module = impl.MultiHeadAttention(4 * H, H, num_kv_heads=G)
+    expect_shapes(module, 4 * H, 4 * G, ctor(4 * H, H, True, G))
 
 
 @pytest.mark.level(4)
@@ -1046,7 +939,7 @@ def test_query_head_h_uses_kv_head_h_div_group(impl, H, G):
         ctor(D, H, True, G)
         + f" with v_proj.weight = 0, v_proj.bias = {kv_values.tolist()}, out_proj = identity"
     )
-    g = torch.Generator().manual_seed(41)
+    g = torch_generator(41)
     overwrite_weights(module, g, call, D, G * E)
     with torch.no_grad():
         layer(module, "v_proj", call).weight.zero_()
@@ -1061,7 +954,7 @@ def test_query_head_h_uses_kv_head_h_div_group(impl, H, G):
         expected=per_head.repeat_interleave(E).expand(2, 3, D),
         call=call + f"; x {tuple(x.shape)}; expected head values {per_head.tolist()}",
         rule=GQA_RULE + " (consecutive query heads share a kv head, as repeat_interleave gives)",
-        **tol(torch.float32),
+        **tol(F32),
     )
 
 
@@ -1075,22 +968,11 @@ def test_gqa_example_agrees_with_torch_sdpa(impl, H, G, is_causal):
     D, seed = 3 * H, 42
     module = impl.MultiHeadAttention(D, H, num_kv_heads=G)
     call = ctor(D, H, True, G)
-    g = torch.Generator().manual_seed(seed)
+    g = torch_generator(seed)
     overwrite_weights(module, g, call, D, G * (D // H))
     x = randn(g, 2, 5, D)
-    check_mha(
-        module,
-        x,
-        H,
-        G,
-        None,
-        is_causal,
-        call=forward_call(call, x, None, is_causal, seed),
-        rule=MHA
-        + "; "
-        + GQA_RULE.removeprefix("rule: ")
-        + " (oracle: F.scaled_dot_product_attention(enable_gqa=True))",
-    )
+    call = forward_call(call, x, None, is_causal, seed)
+    check_mha(module, x, H, G, None, is_causal, call=call, rule=GQA)
 
 
 @pytest.mark.level(4)

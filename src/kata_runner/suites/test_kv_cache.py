@@ -30,8 +30,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from kata_runner.testing import expect_equal, expect_raises, expect_tensor, fail, returns
+from kata_runner.testing import (
+    expect_equal,
+    expect_raises,
+    expect_tensor,
+    fail,
+    randn,
+    returns,
+    torch_generator,
+)
+from kata_runner.testing.torch_cases import dtype_name, fill_linear
 
+F32, F64 = torch.float32, torch.float64
 F32_TOL = {"rtol": 1e-4, "atol": 1e-5}
 F64_TOL = {"rtol": 1e-10, "atol": 1e-10}
 EXACT = {"rtol": 0.0, "atol": 0.0}
@@ -41,15 +51,6 @@ MIN_MARGIN = 1e-6  # top-2 logit gap below which an argmax could flip on roundin
 
 def tol(dtype: torch.dtype) -> dict[str, float]:
     return F64_TOL if dtype == torch.float64 else F32_TOL
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def randn(g: torch.Generator, *shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Standard normal values drawn in float64 (the same numbers for every dtype), then cast."""
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype)
 
 
 class Log:
@@ -121,7 +122,7 @@ TIME_AXIS_RULE = (
 
 @pytest.mark.level(1)
 def test_update_appends_blocks_along_the_time_axis(impl):
-    g = torch.Generator().manual_seed(1)
+    g = torch_generator(1)
     cache, log = new_cache(impl, 2, 3, 4, 8)
     check_len(cache, 0, log, "rule: a new cache is empty, len(cache) == 0")
     ks, vs = [], []
@@ -136,7 +137,7 @@ def test_update_appends_blocks_along_the_time_axis(impl):
 
 @pytest.mark.level(1)
 def test_token_by_token_updates_grow_the_time_axis(impl):
-    g = torch.Generator().manual_seed(10)
+    g = torch_generator(10)
     cache, log = new_cache(impl, 2, 3, 4, 6)
     ks, vs = [], []
     for _ in range(4):
@@ -152,7 +153,7 @@ def test_token_by_token_updates_grow_the_time_axis(impl):
 
 @pytest.mark.level(1)
 def test_reset_empties_the_cache_and_the_next_update_starts_at_position_zero(impl):
-    g = torch.Generator().manual_seed(2)
+    g = torch_generator(2)
     cache, log = new_cache(impl, 1, 2, 3, 6)
     for t in (4, 2):
         log.add(f"update(k, v) with t={t}")
@@ -169,7 +170,7 @@ def test_reset_empties_the_cache_and_the_next_update_starts_at_position_zero(imp
 
 @pytest.mark.level(1)
 def test_filling_to_exactly_max_len_is_allowed(impl):
-    g = torch.Generator().manual_seed(3)
+    g = torch_generator(3)
     cache, log = new_cache(impl, 2, 1, 2, 5)
     ks, vs = [], []
     for t in (2, 3):
@@ -184,7 +185,7 @@ def test_filling_to_exactly_max_len_is_allowed(impl):
 
 @pytest.mark.level(1)
 def test_overflow_raises_value_error_and_changes_nothing(impl):
-    g = torch.Generator().manual_seed(4)
+    g = torch_generator(4)
     rule = "rule: an update past max_len raises ValueError and changes nothing"
     cache, log = new_cache(impl, 2, 3, 4, 5)
     k1, v1 = blocks(g, 2, 3, 3, 4)
@@ -203,7 +204,7 @@ def test_overflow_raises_value_error_and_changes_nothing(impl):
 
 @pytest.mark.level(1)
 def test_a_first_block_longer_than_max_len_raises_value_error(impl):
-    g = torch.Generator().manual_seed(5)
+    g = torch_generator(5)
     cache, log = new_cache(impl, 1, 1, 2, 4)
     log.add("update(k, v) with t=5")
     expect_raises(
@@ -230,7 +231,7 @@ BAD_SHAPES = {
 @pytest.mark.parametrize("case", list(BAD_SHAPES), ids=list(BAD_SHAPES))
 def test_blocks_of_the_wrong_shape_raise_value_error(impl, case):
     k_shape, v_shape = BAD_SHAPES[case]
-    g = torch.Generator().manual_seed(6)
+    g = torch_generator(6)
     cache, log = new_cache(impl, 2, 3, 4, 8)
     k0, v0 = blocks(g, 2, 3, 1, 4)
     log.add("update(k, v) with t=1")
@@ -271,7 +272,7 @@ def tensors_held_by(obj: Any) -> list[tuple[str, torch.Tensor]]:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 def test_storage_is_preallocated_at_construction_and_written_in_place(impl, dtype):
     B, H, E, M = 2, 3, 4, 7
-    g = torch.Generator().manual_seed(7)
+    g = torch_generator(7)
     cache, log = new_cache(impl, B, H, E, M, dtype=dtype)
     full = (B, H, M, E)
     held = tensors_held_by(cache)
@@ -314,7 +315,7 @@ def test_storage_is_preallocated_at_construction_and_written_in_place(impl, dtyp
 @pytest.mark.level(1)
 @pytest.mark.parametrize("dtype", [None, torch.float64], ids=["default-float32", "float64"])
 def test_cached_tensors_have_the_cache_dtype(impl, dtype):
-    g = torch.Generator().manual_seed(8)
+    g = torch_generator(8)
     cache, log = new_cache(impl, 1, 2, 3, 4, dtype=dtype)
     k, v = blocks(g, 1, 2, 2, 3, dtype=dtype or torch.float32)
     log.add("update(k, v) with t=2")
@@ -324,7 +325,7 @@ def test_cached_tensors_have_the_cache_dtype(impl, dtype):
 
 @pytest.mark.level(1)
 def test_update_copies_the_new_blocks_so_the_caller_may_reuse_them(impl):
-    g = torch.Generator().manual_seed(9)
+    g = torch_generator(9)
     cache, log = new_cache(impl, 2, 2, 3, 6)
     k_buf, v_buf = blocks(g, 2, 2, 2, 3)
     k1, v1 = k_buf.clone(), v_buf.clone()
@@ -427,24 +428,18 @@ def make_attention(
     1/√E or a wrong mask changes the output visibly.
     """
     attn = impl.CachedSelfAttention(D, H)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name in PROJECTIONS:
-            lin = getattr(attn, name, None)
-            if (
-                not isinstance(lin, nn.Linear)
-                or tuple(lin.weight.shape) != (D, D)
-                or lin.bias is None
-            ):
-                fail(
-                    f"rule: CachedSelfAttention has submodules {', '.join(PROJECTIONS)}, each "
-                    "nn.Linear(d_model, d_model) with bias",
-                    call=f"CachedSelfAttention({D}, {H}).{name}",
-                    actual=repr(lin),
-                    show_values=False,
-                )
-            lin.weight.copy_(randn(g, D, D) / math.sqrt(D))
-            lin.bias.copy_(randn(g, D) * 0.5)
+    g = torch_generator(seed)
+    for name in PROJECTIONS:
+        lin = getattr(attn, name, None)
+        if not isinstance(lin, nn.Linear) or tuple(lin.weight.shape) != (D, D) or lin.bias is None:
+            fail(
+                f"rule: CachedSelfAttention has submodules {', '.join(PROJECTIONS)}, each "
+                "nn.Linear(d_model, d_model) with bias",
+                call=f"CachedSelfAttention({D}, {H}).{name}",
+                actual=repr(lin),
+                show_values=False,
+            )
+        fill_linear(lin, g, F64)
     attn.to(dtype)
     attn.requires_grad_(False)
     return attn
@@ -474,11 +469,15 @@ DECODE_RULE = (
 )
 
 
-def attention_log(D: int, H: int, B: int, N: int, seed: int, dtype: torch.dtype) -> Log:
-    return Log(
+def attention_case(impl, B: int, N: int, D: int, H: int, seed: int, dtype: torch.dtype = F32):
+    """(attn, x, log): the module with weights from `seed`, x (B, N, D) from `seed` too."""
+    attn = make_attention(impl, D, H, seed, dtype=dtype)
+    x = randn(torch_generator(seed), B, N, D, dtype=dtype)
+    log = Log(
         f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
         f"x: ({B}, {N}, {D}) {dtype_name(dtype)} from seed {seed}"
     )
+    return attn, x, log if dtype == F32 else log.add("attn.double()")
 
 
 def run_plan(
@@ -517,62 +516,46 @@ def run_plan(
 
 @pytest.mark.level(2)
 def test_forward_without_a_cache_is_causal_self_attention(impl):
-    B, N, D, H, seed = 2, 5, 8, 2, 11
-    attn = make_attention(impl, D, H, seed)
-    x = randn(torch.Generator().manual_seed(seed), B, N, D, dtype=torch.float32)
-    call = f"{attention_log(D, H, B, N, seed, torch.float32)}; attn(x)"
+    attn, x, log = attention_case(impl, 2, 5, 8, 2, seed=11)
+    call = f"{log}; attn(x)"
     rule = (
         "rule: forward(x) without a cache is causal multi-head self-attention over x "
         "(softmax(q·kᵀ/√E), position i attends to 0..i)"
     )
-    expect_tensor(
-        returns(attn, x, call=call, rule=rule),
-        oracle_attention(attn, x, H).float(),
-        call=call,
-        rule=rule,
-        **F32_TOL,
-    )
+    out = returns(attn, x, call=call, rule=rule)
+    expect_tensor(out, oracle_attention(attn, x, 2).float(), call=call, rule=rule, **F32_TOL)
 
 
 @pytest.mark.level(2)
 def test_prefill_then_token_by_token_decode_equals_the_full_forward(impl):
-    B, N, D, H, seed = 2, 7, 8, 2, 12
-    attn = make_attention(impl, D, H, seed)
-    x = randn(torch.Generator().manual_seed(seed), B, N, D, dtype=torch.float32)
-    run_plan(impl, attn, x, H, [3, 1, 1, 1, 1], 9, attention_log(D, H, B, N, seed, torch.float32))
+    attn, x, log = attention_case(impl, 2, 7, 8, 2, seed=12)
+    run_plan(impl, attn, x, 2, [3, 1, 1, 1, 1], 9, log)
 
 
 @pytest.mark.level(2)
 def test_chunked_decode_offsets_the_causal_mask_by_the_cache_length(impl):
-    B, N, D, H, seed = 1, 9, 12, 3, 13
-    attn = make_attention(impl, D, H, seed)
-    x = randn(torch.Generator().manual_seed(seed), B, N, D, dtype=torch.float32)
-    run_plan(impl, attn, x, H, [2, 3, 1, 3], 9, attention_log(D, H, B, N, seed, torch.float32))
+    attn, x, log = attention_case(impl, 1, 9, 12, 3, seed=13)
+    run_plan(impl, attn, x, 3, [2, 3, 1, 3], 9, log)
 
 
 @pytest.mark.level(2)
 def test_a_long_prefill_into_an_empty_cache_is_causal(impl):
-    B, N, D, H, seed = 2, 6, 8, 4, 14
-    attn = make_attention(impl, D, H, seed)
-    x = randn(torch.Generator().manual_seed(seed), B, N, D, dtype=torch.float32)
-    run_plan(impl, attn, x, H, [6], 10, attention_log(D, H, B, N, seed, torch.float32))
+    attn, x, log = attention_case(impl, 2, 6, 8, 4, seed=14)
+    run_plan(impl, attn, x, 4, [6], 10, log)
 
 
 @pytest.mark.level(2)
 def test_float64_inputs_decode_in_float64(impl):
-    B, N, D, H, seed = 2, 6, 6, 3, 15
-    attn = make_attention(impl, D, H, seed, dtype=torch.float64)
-    x = randn(torch.Generator().manual_seed(seed), B, N, D)
-    log = attention_log(D, H, B, N, seed, torch.float64).add("attn.double()")
-    run_plan(impl, attn, x, H, [2, 1, 2, 1], 6, log)
+    attn, x, log = attention_case(impl, 2, 6, 6, 3, seed=15, dtype=F64)
+    run_plan(impl, attn, x, 3, [2, 1, 2, 1], 6, log)
 
 
 @pytest.mark.level(2)
 def test_one_module_decodes_several_sequences_with_their_own_caches(impl):
     D, H, seed = 8, 2, 16
     attn = make_attention(impl, D, H, seed)
-    g = torch.Generator().manual_seed(seed)
-    xs = [randn(g, 1, 5, D, dtype=torch.float32), randn(g, 1, 5, D, dtype=torch.float32)]
+    g = torch_generator(seed)
+    xs = [randn(g, 1, 5, D), randn(g, 1, 5, D)]
     expected = [oracle_attention(attn, x, H).float() for x in xs]
     caches = [impl.KVCache(1, H, D // H, 5), impl.KVCache(1, H, D // H, 5)]
     log = Log(
@@ -592,14 +575,9 @@ def test_one_module_decodes_several_sequences_with_their_own_caches(impl):
 
 @pytest.mark.level(2)
 def test_d_model_not_a_multiple_of_num_heads_raises_value_error(impl):
-    expect_raises(
-        ValueError,
-        impl.CachedSelfAttention,
-        10,
-        4,
-        call="CachedSelfAttention(10, 4)",
-        rule="rule: d_model must be a multiple of num_heads, else ValueError",
-    )
+    rule = "rule: d_model must be a multiple of num_heads, else ValueError"
+    call = "CachedSelfAttention(10, 4)"
+    expect_raises(ValueError, impl.CachedSelfAttention, 10, 4, call=call, rule=rule)
 
 
 @st.composite
@@ -686,7 +664,7 @@ ONCE_RULE = (
 def check_projected_once(impl, B: int, H: int, E: int, chunks: Sequence[int], seed: int) -> None:
     D, N = H * E, sum(chunks)
     attn = make_attention(impl, D, H, seed)
-    x = randn(torch.Generator().manual_seed(seed + 1), B, N, D, dtype=torch.float32)
+    x = randn(torch_generator(seed + 1), B, N, D, dtype=torch.float32)
     log = Log(
         f"attn = CachedSelfAttention({D}, {H}) with weights from seed {seed}; "
         f"x: ({B}, {N}, {D}) float32 from seed {seed + 1}"
@@ -725,11 +703,11 @@ class TinyLM:
         num_heads: int = 2,
         max_positions: int = 24,
     ) -> None:
-        g = torch.Generator().manual_seed(seed)
+        g = torch_generator(seed)
         self.impl, self.seed, self.H, self.E = impl, seed, num_heads, d_model // num_heads
-        self.tok_VD = randn(g, vocab, d_model)
-        self.pos_PD = randn(g, max_positions, d_model) * 0.5
-        self.head_DV = randn(g, d_model, vocab) / math.sqrt(d_model) * 2.0
+        self.tok_VD = randn(g, vocab, d_model, dtype=F64)
+        self.pos_PD = randn(g, max_positions, d_model, dtype=F64) * 0.5
+        self.head_DV = randn(g, d_model, vocab, dtype=F64) / math.sqrt(d_model) * 2.0
         self.attn = make_attention(impl, d_model, num_heads, seed + 1, dtype=torch.float64)
         self.vocab, self.max_positions = vocab, max_positions
         self.calls: list[tuple[tuple[int, ...], bool]] = []  # (ids shape, called with a cache)
@@ -818,7 +796,7 @@ def greedy_case(
     impl, B: int, T0: int, n: int, seed: int, use_cache: bool, drawn: bool = False
 ) -> None:
     model = TinyLM(impl, seed)
-    prompt = torch.randint(0, model.vocab, (B, T0), generator=torch.Generator().manual_seed(seed))
+    prompt = torch.randint(0, model.vocab, (B, T0), generator=torch_generator(seed))
     expected, margin = model.oracle_tokens(prompt, n)
     if drawn:
         assume(margin > MIN_MARGIN)

@@ -32,8 +32,11 @@ from kata_runner.testing import (
     expect_raises,
     expect_tensor,
     fail,
+    randn,
     returns,
+    torch_generator,
 )
+from kata_runner.testing.torch_cases import fail_as_text
 
 F32, F64 = torch.float32, torch.float64
 RELATIVE_TOLERANCE = {F32: 1e-5, F64: 1e-13}  # times the magnitude bound; see the module docstring
@@ -43,6 +46,16 @@ ranks = st.integers(1, 8)
 alphas = st.sampled_from([8.0, 1.0, 2.0, 4.0, 16.0, 0.5, 3.0])
 seeds = st.integers(0, 2**31 - 1)
 leading_dims = st.lists(st.integers(1, 4), min_size=0, max_size=2).map(tuple)
+LAYERS = {
+    "in_": sizes,
+    "out": sizes,
+    "r": ranks,
+    "alpha": alphas,
+    "bias": st.booleans(),
+    "leading": leading_dims,
+    "seed": seeds,
+}
+EXACT = {"rtol": 0.0, "atol": 0.0}
 
 RULE_SHAPES = "rule: lora_A is an nn.Parameter of shape (r, in_features) and lora_B one of shape (out_features, r)"
 RULE_FORWARD = "rule: forward(x) = base(x) + x Aᵀ Bᵀ · scaling, with scaling = alpha / r"
@@ -50,11 +63,6 @@ RULE_FORWARD = "rule: forward(x) = base(x) + x Aᵀ Bᵀ · scaling, with scalin
 
 # ---------------------------------------------------------------------------------------------
 # Building layers with known weights
-
-
-def draw(g: torch.Generator, *shape: int, scale: float = 1.0, dtype: torch.dtype = F32) -> Tensor:
-    """Standard normal × scale, rounded to `dtype`: exactly the values the candidate will see."""
-    return (torch.randn(*shape, generator=g, dtype=F64) * scale).to(dtype)
 
 
 def setup_repr(
@@ -85,28 +93,25 @@ def check_lora_params(
     for name, shape in (("lora_A", (r, in_)), ("lora_B", (out, r))):
         param = getattr(layer, name, None)
         if not isinstance(param, nn.Parameter):
-            fail(
+            fail_as_text(
                 RULE_SHAPES,
-                call=call,
-                expected=f"layer.{name}: an nn.Parameter of shape {shape}",
-                actual=f"layer.{name}: {type(param).__name__}",
-                show_values=False,
+                call,
+                f"layer.{name}: an nn.Parameter of shape {shape}",
+                f"layer.{name}: {type(param).__name__}",
             )
         if tuple(param.shape) != shape:
-            fail(
+            fail_as_text(
                 RULE_SHAPES,
-                call=call,
-                expected=f"layer.{name}.shape == {shape}",
-                actual=f"layer.{name}.shape == {tuple(param.shape)}",
-                show_values=False,
+                call,
+                f"layer.{name}.shape == {shape}",
+                f"layer.{name}.shape == {tuple(param.shape)}",
             )
         if param.dtype != dtype:
-            fail(
+            fail_as_text(
                 "rule: lora_A and lora_B have the base weight's dtype",
-                call=call,
-                expected=f"layer.{name}.dtype == {dtype}",
-                actual=f"layer.{name}.dtype == {param.dtype}",
-                show_values=False,
+                call,
+                f"layer.{name}.dtype == {dtype}",
+                f"layer.{name}.dtype == {param.dtype}",
             )
 
 
@@ -134,12 +139,12 @@ class Case:
         r, in_ = self.A.shape
         out = self.W.shape[0]
         self.write_lora(
-            draw(self.g, r, in_, scale=in_**-0.5, dtype=self.dtype),
-            draw(self.g, out, r, scale=r**-0.5, dtype=self.dtype),
+            randn(self.g, r, in_, scale=in_**-0.5, dtype=self.dtype),
+            randn(self.g, out, r, scale=r**-0.5, dtype=self.dtype),
         )
 
     def x(self, *leading: int) -> Tensor:
-        return draw(self.g, *leading, self.W.shape[1], dtype=self.dtype)
+        return randn(self.g, *leading, self.W.shape[1], dtype=self.dtype)
 
     def base_part(self, x: Tensor) -> Tensor:
         x64 = x.to(F64)
@@ -231,7 +236,7 @@ def build(
     """Wrap a fresh nn.Linear, then write known W and b into it (after construction, so a layer that
     copied the base or cached its weight shows) and, if `lora`, known A and B into the adapter."""
     __tracebackhide__ = True
-    g = torch.Generator().manual_seed(seed)
+    g = torch_generator(seed)
     base = nn.Linear(in_, out, bias=bias, dtype=dtype)
     kwargs = {"dropout": dropout} if dropout else {}
     layer = impl.LoRALinear(base, r, alpha, **kwargs)
@@ -239,8 +244,8 @@ def build(
         in_, out, r, alpha, bias=bias, dropout=dropout, dtype=dtype, seed=seed, lora=lora
     )
     check_lora_params(layer, in_, out, r, dtype, call)
-    W = draw(g, out, in_, scale=in_**-0.5, dtype=dtype)
-    b = draw(g, out, scale=0.5, dtype=dtype) if bias else None
+    W = randn(g, out, in_, scale=in_**-0.5, dtype=dtype)
+    b = randn(g, out, scale=0.5, dtype=dtype) if bias else None
     with torch.no_grad():
         base.weight.copy_(W)
         if b is not None:
@@ -305,21 +310,19 @@ def test_the_base_weight_and_bias_are_frozen(impl, bias):
     frozen = [("base.weight", base.weight)] + ([("base.bias", base.bias)] if bias else [])
     for name, param in frozen:
         if param.requires_grad:
-            fail(
+            fail_as_text(
                 "rule: the base weight and bias are frozen (requires_grad False)",
-                call=call,
-                expected=f"{name}.requires_grad == False",
-                actual=f"{name}.requires_grad == True",
-                show_values=False,
+                call,
+                f"{name}.requires_grad == False",
+                f"{name}.requires_grad == True",
             )
     for name in ("lora_A", "lora_B"):
         if not getattr(layer, name).requires_grad:
-            fail(
+            fail_as_text(
                 "rule: lora_A and lora_B are trainable (requires_grad True)",
-                call=call,
-                expected=f"layer.{name}.requires_grad == True",
-                actual="False",
-                show_values=False,
+                call,
+                f"layer.{name}.requires_grad == True",
+                "False",
             )
 
 
@@ -327,28 +330,18 @@ def test_the_base_weight_and_bias_are_frozen(impl, bias):
 @pytest.mark.parametrize(("r", "alpha"), [(4, 8.0), (8, 4.0), (1, 16.0), (3, 1.0), (16, 16.0)])
 def test_scaling_is_alpha_over_r(impl, r, alpha):
     layer = impl.LoRALinear(nn.Linear(20, 12), r, alpha)
+    call = setup_repr(20, 12, r, alpha) + "; layer.scaling"
+    rule = "rule: scaling = alpha / r"
     expect_close(
-        getattr(layer, "scaling", None),
-        alpha / r,
-        rtol=1e-12,
-        atol=0.0,
-        call=setup_repr(20, 12, r, alpha) + "; layer.scaling",
-        rule="rule: scaling = alpha / r",
+        getattr(layer, "scaling", None), alpha / r, call=call, rule=rule, rtol=1e-12, atol=0.0
     )
 
 
 @pytest.mark.level(1)
 @pytest.mark.parametrize("r", [0, -2])
 def test_rank_below_one_raises_value_error(impl, r):
-    expect_raises(
-        ValueError,
-        impl.LoRALinear,
-        nn.Linear(4, 3),
-        r,
-        1.0,
-        call=setup_repr(4, 3, r, 1.0),
-        rule="rule: r < 1 raises ValueError",
-    )
+    call, rule = setup_repr(4, 3, r, 1.0), "rule: r < 1 raises ValueError"
+    expect_raises(ValueError, impl.LoRALinear, nn.Linear(4, 3), r, 1.0, call=call, rule=rule)
 
 
 @pytest.mark.level(1)
@@ -357,14 +350,8 @@ def test_lora_B_starts_at_zero_and_lora_A_is_kaiming_uniform(impl):
     layer = impl.LoRALinear(nn.Linear(in_, out), r, 8.0)
     call = setup_repr(in_, out, r, 8.0)
     check_lora_params(layer, in_, out, r, F32, call)
-    expect_tensor(
-        layer.lora_B,
-        torch.zeros(out, r),
-        rtol=0.0,
-        atol=0.0,
-        call=call,
-        rule="rule: lora_B starts at zero, so ΔW = B A is zero at construction",
-    )
+    rule = "rule: lora_B starts at zero, so ΔW = B A is zero at construction"
+    expect_tensor(layer.lora_B, torch.zeros(out, r), call=call, rule=rule, **EXACT)
     A = layer.lora_A.detach()
     if bool((A == 0).all()) or bool((A == A.flatten()[0]).all()):
         fail(
@@ -375,12 +362,11 @@ def test_lora_B_starts_at_zero_and_lora_A_is_kaiming_uniform(impl):
         )
     bound = 1 / math.sqrt(in_)
     if float(A.abs().max()) > bound * (1 + 1e-6):
-        fail(
+        fail_as_text(
             "rule: lora_A starts Kaiming-uniform (a = √5): every entry in [-1/√in_features, 1/√in_features]",
-            call=call,
-            expected=f"max |A| <= {bound:.6g}",
-            actual=f"max |A| = {float(A.abs().max()):.6g}",
-            show_values=False,
+            call,
+            f"max |A| <= {bound:.6g}",
+            f"max |A| = {float(A.abs().max()):.6g}",
         )
 
 
@@ -425,15 +411,7 @@ def test_update_is_x_At_Bt_even_when_in_equals_out(impl):
 
 
 @pytest.mark.level(1)
-@given(
-    in_=sizes,
-    out=sizes,
-    r=ranks,
-    alpha=alphas,
-    bias=st.booleans(),
-    leading=leading_dims,
-    seed=seeds,
-)
+@given(**LAYERS)
 def test_output_equals_the_base_exactly_at_construction(
     impl, in_, out, r, alpha, bias, leading, seed
 ):
@@ -468,14 +446,9 @@ def test_forward_of_the_worked_example(impl):
         "B = [[1, 0], [3, 2]]; forward([[1, 2, 3]])"
     )
     # base: [0.5 - 2 + 6 + 0.25, 1 - 1.5 - 0.5] = [4.75, -1]; x Aᵀ = [1, 2]; [1, 2] Bᵀ = [1, 7]; · 2
-    expect_tensor(
-        returns(layer, x, call=call, rule=RULE_FORWARD),
-        torch.tensor([[6.75, 13.0]]),
-        rtol=0.0,
-        atol=1e-6,
-        rule=RULE_FORWARD,
-        call=call,
-    )
+    out = returns(layer, x, call=call, rule=RULE_FORWARD)
+    expected = torch.tensor([[6.75, 13.0]])
+    expect_tensor(out, expected, rtol=0.0, atol=1e-6, rule=RULE_FORWARD, call=call)
 
 
 @pytest.mark.level(1)
@@ -493,10 +466,8 @@ def test_forward_adds_the_scaled_low_rank_update(impl, in_, out, r, alpha):
 def test_forward_accepts_any_leading_dims(impl, leading):
     case = build(impl, 7, 5, 3, 6.0, seed=7)
     x = case.x(*leading)
-    case.check_forward(
-        x,
-        rule="rule: x may have any leading dims: (..., in_features) -> (..., out_features)",
-    )
+    rule = "rule: x may have any leading dims: (..., in_features) -> (..., out_features)"
+    case.check_forward(x, rule=rule)
 
 
 @pytest.mark.level(1)
@@ -507,15 +478,7 @@ def test_lora_parameters_and_output_follow_a_float64_base(impl):
 
 
 @pytest.mark.level(1)
-@given(
-    in_=sizes,
-    out=sizes,
-    r=ranks,
-    alpha=alphas,
-    bias=st.booleans(),
-    leading=leading_dims,
-    seed=seeds,
-)
+@given(**LAYERS)
 def test_forward_matches_the_float64_formula(impl, in_, out, r, alpha, bias, leading, seed):
     case = build(impl, in_, out, r, alpha, seed=seed, bias=bias)
     x = case.x(*leading)
@@ -529,7 +492,7 @@ def test_forward_matches_the_float64_formula(impl, in_, out, r, alpha, bias, lea
 def check_gradients(case: Case, x: Tensor) -> None:
     __tracebackhide__ = True
     layer, base = case.layer, case.base
-    G = draw(case.g, *x.shape[:-1], case.W.shape[0], dtype=case.dtype)
+    G = randn(case.g, *x.shape[:-1], case.W.shape[0], dtype=case.dtype)
     # (y * G).sum().backward() rather than y.backward(G): the latter's first call imports torch.fx
     (layer(x) * G).sum().backward()
     call = (
@@ -538,13 +501,7 @@ def check_gradients(case: Case, x: Tensor) -> None:
     rule = "rule: after backward only lora_A and lora_B have gradients"
     for name, param in (("base.weight", base.weight), ("base.bias", base.bias)):
         if param is not None and param.grad is not None:
-            fail(
-                rule,
-                call=call,
-                expected=f"{name}.grad is None",
-                actual=f"{name}.grad is a tensor",
-                show_values=False,
-            )
+            fail_as_text(rule, call, f"{name}.grad is None", f"{name}.grad is a tensor")
     A64 = case.A.clone().requires_grad_()
     B64 = case.B.clone().requires_grad_()
     x64 = x.to(F64)
@@ -557,13 +514,7 @@ def check_gradients(case: Case, x: Tensor) -> None:
     ):
         grad = getattr(layer, name).grad
         if grad is None:
-            fail(
-                rule,
-                call=call,
-                expected=f"layer.{name}.grad is a tensor",
-                actual=f"layer.{name}.grad is None",
-                show_values=False,
-            )
+            fail_as_text(rule, call, f"layer.{name}.grad is a tensor", f"layer.{name}.grad is None")
         atol = RELATIVE_TOLERANCE[case.dtype] * float(bound.max()) if bound.numel() else 0.0
         expect_tensor(
             grad,
@@ -582,15 +533,7 @@ def test_only_lora_A_and_lora_B_receive_gradients(impl):
 
 
 @pytest.mark.level(2)
-@given(
-    in_=sizes,
-    out=sizes,
-    r=ranks,
-    alpha=alphas,
-    bias=st.booleans(),
-    leading=leading_dims,
-    seed=seeds,
-)
+@given(**LAYERS)
 def test_gradients_match_the_float64_formula(impl, in_, out, r, alpha, bias, leading, seed):
     case = build(impl, in_, out, r, alpha, seed=seed, bias=bias)
     check_gradients(case, case.x(*leading))
@@ -611,9 +554,8 @@ def test_an_optimiser_step_leaves_the_base_unchanged(impl):
     }
     x = case.x(4)
     (layer(x) ** 2).sum().backward()
-    with (
-        torch.no_grad()
-    ):  # torch.optim.SGD's step, written out: its first call imports torch._dynamo (~3 s)
+    # torch.optim.SGD's step, written out: its first call imports torch._dynamo (~3 s)
+    with torch.no_grad():
         for param in layer.parameters():
             if param.grad is not None:
                 param -= 0.1 * param.grad
@@ -626,19 +568,17 @@ def test_an_optimiser_step_leaves_the_base_unchanged(impl):
         expect_tensor(
             param,
             before[name],
-            rtol=0.0,
-            atol=0.0,
+            **EXACT,
             call=call,
             rule=f"rule: an optimiser step leaves the frozen base unchanged ({name})",
         )
     for name in ("lora_A", "lora_B"):
         if torch.equal(getattr(layer, name).detach(), before[name]):
-            fail(
+            fail_as_text(
                 "rule: training updates lora_A and lora_B",
-                call=call,
-                expected=f"layer.{name} changed by the step",
-                actual="unchanged",
-                show_values=False,
+                call,
+                f"layer.{name} changed by the step",
+                "unchanged",
             )
 
 
@@ -811,12 +751,11 @@ def test_merge_keeps_the_base_frozen(impl):
     base = case.layer.base
     for name, param in (("base.weight", base.weight), ("base.bias", base.bias)):
         if param.requires_grad:
-            fail(
+            fail_as_text(
                 "rule: merge() updates base.weight in place without tracking gradients; the base stays frozen",
-                call=f"{case.call}; layer.merge()",
-                expected=f"layer.{name}.requires_grad == False",
-                actual="True",
-                show_values=False,
+                f"{case.call}; layer.merge()",
+                f"layer.{name}.requires_grad == False",
+                "True",
             )
 
 
@@ -917,12 +856,11 @@ def expect_frozen_base(case: Case, params: dict[str, Any], what: str) -> None:
     for name, param in params.items():
         now = getattr(base, name)
         if now is not param or (now is not None and now.requires_grad):
-            fail(
+            fail_as_text(
                 RULE_FROZEN,
-                call=f"{case.call}; {what}; layer.base.{name}",
-                expected="the same parameter as at construction, requires_grad False",
-                actual="a new parameter" if now is not param else "requires_grad True",
-                show_values=False,
+                f"{case.call}; {what}; layer.base.{name}",
+                "the same parameter as at construction, requires_grad False",
+                "a new parameter" if now is not param else "requires_grad True",
             )
 
 
@@ -958,15 +896,7 @@ def test_merged_and_the_base_weight_change_only_in_merge_and_unmerge(impl, progr
 
 
 @pytest.mark.level(3)
-@given(
-    in_=sizes,
-    out=sizes,
-    r=ranks,
-    alpha=alphas,
-    bias=st.booleans(),
-    leading=leading_dims,
-    seed=seeds,
-)
+@given(**LAYERS)
 def test_merge_then_unmerge_round_trips(impl, in_, out, r, alpha, bias, leading, seed):
     case = build(impl, in_, out, r, alpha, seed=seed, bias=bias)
     x = case.x(*leading)
@@ -1031,11 +961,11 @@ TOY_REPR = (
 
 
 def make_toy(seed: int) -> Toy:
-    g = torch.Generator().manual_seed(seed)
+    g = torch_generator(seed)
     model = Toy()
     with torch.no_grad():
         for param in model.parameters():
-            param.copy_(draw(g, *param.shape, scale=0.5))
+            param.copy_(randn(g, *param.shape, scale=0.5))
     return model
 
 
@@ -1050,25 +980,23 @@ def apply_call(targets: list[str], r: int, alpha: float) -> str:
     return f"{TOY_REPR}; apply_lora(model, {targets!r}, r={r}, alpha={alpha})"
 
 
+def apply(impl, model, targets=TOY_TARGETS, r=4, alpha=8.0, *, rule: str) -> Any:
+    """apply_lora(model, targets, r, alpha); an exception fails `rule`."""
+    return returns(
+        impl.apply_lora, model, targets, r, alpha, call=apply_call(targets, r, alpha), rule=rule
+    )
+
+
 @pytest.mark.level(3)
 def test_apply_lora_returns_the_same_model(impl):
     model = make_toy(40)
-    result = returns(
-        impl.apply_lora,
-        model,
-        TOY_TARGETS,
-        4,
-        8.0,
-        call=apply_call(TOY_TARGETS, 4, 8.0),
-        rule=RULE_APPLY_SAME,
-    )
+    result = apply(impl, model, rule=RULE_APPLY_SAME)
     if result is not model:
-        fail(
+        fail_as_text(
             "rule: apply_lora modifies the model in place and returns it",
-            call=apply_call(TOY_TARGETS, 4, 8.0),
-            expected="the same model object",
-            actual=f"{type(result).__name__} object at {id(result):#x}",
-            show_values=False,
+            apply_call(TOY_TARGETS, 4, 8.0),
+            "the same model object",
+            f"{type(result).__name__} object at {id(result):#x}",
         )
 
 
@@ -1076,34 +1004,24 @@ def test_apply_lora_returns_the_same_model(impl):
 def test_apply_lora_wraps_each_target_around_the_original_linear(impl):
     model = make_toy(41)
     originals = {name: model.get_submodule(name) for name in TOY_LINEARS}
-    returns(
-        impl.apply_lora,
-        model,
-        TOY_TARGETS,
-        4,
-        8.0,
-        call=apply_call(TOY_TARGETS, 4, 8.0),
-        rule=RULE_APPLY_WRAPS,
-    )
+    apply(impl, model, rule=RULE_APPLY_WRAPS)
     call = apply_call(TOY_TARGETS, 4, 8.0)
     for name in TOY_LINEARS:
         module = model.get_submodule(name)
         if name in TOY_TARGETS:
             if not isinstance(module, impl.LoRALinear):
-                fail(
+                fail_as_text(
                     "rule: each target nn.Linear is replaced in its parent by a LoRALinear",
-                    call=call,
-                    expected=f"model.get_submodule({name!r}) is a LoRALinear",
-                    actual=f"it is a {type(module).__name__}",
-                    show_values=False,
+                    call,
+                    f"model.get_submodule({name!r}) is a LoRALinear",
+                    f"it is a {type(module).__name__}",
                 )
             if getattr(module, "base", None) is not originals[name]:
-                fail(
+                fail_as_text(
                     "rule: the LoRALinear wraps the original nn.Linear (its .base is that same object)",
-                    call=call,
-                    expected=f"model.get_submodule({name!r}).base is the original layer",
-                    actual="a different object",
-                    show_values=False,
+                    call,
+                    f"model.get_submodule({name!r}).base is the original layer",
+                    "a different object",
                 )
             expect_close(
                 module.scaling,
@@ -1112,27 +1030,18 @@ def test_apply_lora_wraps_each_target_around_the_original_linear(impl):
                 rule="rule: each wrapper is LoRALinear(linear, r, alpha): scaling = alpha / r",
             )
         elif module is not originals[name]:
-            fail(
+            fail_as_text(
                 "rule: apply_lora leaves layers that are not targets alone",
-                call=call,
-                expected=f"model.get_submodule({name!r}) is the original nn.Linear",
-                actual=f"a {type(module).__name__}",
-                show_values=False,
+                call,
+                f"model.get_submodule({name!r}) is the original nn.Linear",
+                f"a {type(module).__name__}",
             )
 
 
 @pytest.mark.level(3)
 def test_apply_lora_freezes_everything_but_the_new_adapters(impl):
     model = make_toy(42)
-    returns(
-        impl.apply_lora,
-        model,
-        TOY_TARGETS,
-        4,
-        8.0,
-        call=apply_call(TOY_TARGETS, 4, 8.0),
-        rule=RULE_APPLY_FREEZE,
-    )
+    apply(impl, model, rule=RULE_APPLY_FREEZE)
     expected = sorted(f"{name}.{p}" for name in TOY_TARGETS for p in ("lora_A", "lora_B"))
     expect_equal(
         trainable_names(model),
@@ -1145,30 +1054,21 @@ def test_apply_lora_freezes_everything_but_the_new_adapters(impl):
 @pytest.mark.level(3)
 def test_apply_lora_keeps_the_outputs_and_puts_the_adapters_in_the_forward_path(impl):
     model = make_toy(43)
-    g = torch.Generator().manual_seed(43)
-    x = draw(g, 5, 6)
+    g = torch_generator(43)
+    x = randn(g, 5, 6)
     before = model(x).detach()
-    returns(
-        impl.apply_lora,
-        model,
-        TOY_TARGETS,
-        4,
-        8.0,
-        call=apply_call(TOY_TARGETS, 4, 8.0),
-        rule=RULE_APPLY_WRAPS,
-    )
+    apply(impl, model, rule=RULE_APPLY_WRAPS)
     call = apply_call(TOY_TARGETS, 4, 8.0)
     expect_tensor(
         model(x),
         before,
-        rtol=0.0,
-        atol=0.0,
+        **EXACT,
         call=call + "; model(x), x of shape (5, 6)",
         rule="rule: right after apply_lora (every B = 0) the model computes exactly what it did before",
     )
     for name in TOY_TARGETS:
         wrapper = model.get_submodule(name)
-        wrapper.lora_B.data.copy_(draw(g, *wrapper.lora_B.shape))
+        wrapper.lora_B.data.copy_(randn(g, *wrapper.lora_B.shape))
     after = model(x).detach()
     if torch.allclose(after, before, rtol=0.0, atol=1e-3):
         fail(
