@@ -996,7 +996,7 @@ def test_apply_lora_returns_the_same_model(impl):
             "rule: apply_lora modifies the model in place and returns it",
             apply_call(TOY_TARGETS, 4, 8.0),
             "the same model object",
-            f"{type(result).__name__} object at {id(result):#x}",
+            f"another {type(result).__name__} object (a copy?)",
         )
 
 
