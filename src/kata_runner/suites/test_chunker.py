@@ -36,6 +36,7 @@ RULE_SPAN = "rule: text[c.start:c.end] == c.text, from the first word's first ch
 RULE_SPACING = "rule: a chunk keeps the original spacing between its words"
 RULE_OFFSETS = "rule: offsets are str indices (code points), not UTF-8 byte offsets"
 RULE_NO_WORDS = "rule: a text without words gives []"
+RULE_CHUNKS = f"chunks as (text, start, end); {RULE_SPAN}; {RULE_SPACING}"
 
 BAD_ARGUMENTS = [(0, 0), (-1, 0), (3, -1), (3, 3), (3, 4), (1, 1)]
 
@@ -116,6 +117,25 @@ def run_chunk_text(impl: Any, text: str, size: int, overlap: int, *, rule: str) 
     return call, as_triples(result, call=call)
 
 
+def expect_windows(
+    impl: Any, tokens: Any, size: int, overlap: int, expected: Any, *, on_raise: str, rule: str
+) -> None:
+    __tracebackhide__ = True
+    call, result = run_chunk(impl, tokens, size, overlap, rule=on_raise)
+    expect_equal(result, expected, call=call, rule=rule)
+
+
+def expect_chunks(
+    impl: Any, text: str, size: int, overlap: int, expected: Any, *, on_raise: str, rule: str
+) -> None:
+    """chunk_text's chunks as (text, start, end) must be `expected` (default: the oracle's)."""
+    __tracebackhide__ = True
+    call, result = run_chunk_text(impl, text, size, overlap, rule=on_raise)
+    if expected is None:
+        expected = oracle_chunk_text(text, size, overlap)
+    expect_equal(result, expected, call=call, rule=rule)
+
+
 def check_invariants(
     windows: list[list[Any]], tokens: list[Any], size: int, overlap: int, *, call: str
 ) -> None:
@@ -173,18 +193,15 @@ def check_invariants(
 
 @pytest.mark.level(1)
 def test_worked_example(impl):
-    tokens = list("abcdefghij")
-    call, result = run_chunk(impl, tokens, 4, 1, rule=RULE_WINDOWS)
     expected = [list("abcd"), list("defg"), list("ghij")]
-    expect_equal(result, expected, call=call, rule=f"{RULE_WINDOWS}; {RULE_STOP}")
+    rule = f"{RULE_WINDOWS}; {RULE_STOP}"
+    expect_windows(impl, list("abcdefghij"), 4, 1, expected, on_raise=RULE_WINDOWS, rule=rule)
 
 
 @pytest.mark.level(1)
 def test_last_window_ends_at_the_last_item_and_may_be_shorter(impl):
-    tokens = list("abcdefghijk")
-    call, result = run_chunk(impl, tokens, 4, 1, rule=RULE_LAST)
     expected = [list("abcd"), list("defg"), list("ghij"), list("jk")]
-    expect_equal(result, expected, call=call, rule=RULE_LAST)
+    expect_windows(impl, list("abcdefghijk"), 4, 1, expected, on_raise=RULE_LAST, rule=RULE_LAST)
 
 
 @pytest.mark.level(1)
@@ -214,32 +231,21 @@ def test_no_window_lies_inside_the_previous_one(impl, n, size, overlap):
     ids=["shorter", "exactly-size", "one-item"],
 )
 def test_input_of_at_most_size_items_gives_one_window(impl, tokens, size, overlap):
-    call, result = run_chunk(impl, tokens, size, overlap, rule=RULE_LAST)
-    expect_equal(
-        result,
-        [list(tokens)],
-        call=call,
-        rule="rule: an input of at most size items gives one window, all of it",
-    )
+    rule = "rule: an input of at most size items gives one window, all of it"
+    expect_windows(impl, tokens, size, overlap, [list(tokens)], on_raise=RULE_LAST, rule=rule)
 
 
 @pytest.mark.level(1)
 def test_overlap_zero_splits_into_consecutive_blocks(impl):
-    tokens = list(range(7))
-    call, result = run_chunk(impl, tokens, 3, 0, rule=RULE_WINDOWS)
-    expect_equal(
-        result,
-        [[0, 1, 2], [3, 4, 5], [6]],
-        call=call,
-        rule=f"{RULE_WINDOWS} (overlap 0: stride = size)",
-    )
+    expected = [[0, 1, 2], [3, 4, 5], [6]]
+    rule = f"{RULE_WINDOWS} (overlap 0: stride = size)"
+    expect_windows(impl, list(range(7)), 3, 0, expected, on_raise=RULE_WINDOWS, rule=rule)
 
 
 @pytest.mark.level(1)
 @pytest.mark.parametrize("tokens", [[], (), ""], ids=["list", "tuple", "str"])
 def test_empty_input_gives_no_windows(impl, tokens):
-    call, result = run_chunk(impl, tokens, 3, 1, rule=RULE_EMPTY)
-    expect_equal(result, [], call=call, rule=RULE_EMPTY)
+    expect_windows(impl, tokens, 3, 1, [], on_raise=RULE_EMPTY, rule=RULE_EMPTY)
 
 
 @pytest.mark.level(1)
@@ -262,15 +268,8 @@ def test_windows_are_lists_whatever_the_sequence(impl, tokens, expected):
 @pytest.mark.parametrize(("size", "overlap"), BAD_ARGUMENTS)
 @pytest.mark.parametrize("tokens", [[1, 2, 3, 4, 5], []], ids=["five-items", "empty"])
 def test_bad_arguments_raise_value_error(impl, tokens, size, overlap):
-    expect_raises(
-        ValueError,
-        impl.chunk,
-        tokens,
-        size,
-        overlap,
-        call=call_repr("chunk", tokens, size, overlap),
-        rule=RULE_BAD,
-    )
+    call = call_repr("chunk", tokens, size, overlap)
+    expect_raises(ValueError, impl.chunk, tokens, size, overlap, call=call, rule=RULE_BAD)
 
 
 @pytest.mark.level(1)
@@ -330,29 +329,23 @@ def test_arguments_are_checked(impl, tokens, size, overlap):
 @pytest.mark.level(2)
 def test_text_worked_example(impl):
     text = "The  quick brown\nfox jumps"
-    call, result = run_chunk_text(impl, text, 3, 1, rule=RULE_SPAN)
-    expect_equal(
-        result,
-        [("The  quick brown", 0, 16), ("brown\nfox jumps", 11, 26)],
-        call=call,
-        rule=f"chunks as (text, start, end); {RULE_SPAN}; {RULE_SPACING}",
-    )
+    expected = [("The  quick brown", 0, 16), ("brown\nfox jumps", 11, 26)]
+    expect_chunks(impl, text, 3, 1, expected, on_raise=RULE_SPAN, rule=RULE_CHUNKS)
 
 
 @pytest.mark.level(2)
 def test_original_spacing_is_kept(impl):
     text = "alpha   beta\t\tgamma\n\ndelta  epsilon"
-    call, result = run_chunk_text(impl, text, 4, 2, rule=RULE_SPACING)
-    expect_equal(
-        result, oracle_chunk_text(text, 4, 2), call=call, rule=f"{RULE_SPACING}; {RULE_SPAN}"
-    )
+    rule = f"{RULE_SPACING}; {RULE_SPAN}"
+    expect_chunks(impl, text, 4, 2, None, on_raise=RULE_SPACING, rule=rule)
 
 
 @pytest.mark.level(2)
 def test_leading_and_trailing_whitespace_is_not_in_any_chunk(impl):
-    text = "  \n one two three \t "
-    call, result = run_chunk_text(impl, text, 2, 1, rule=RULE_SPAN)
-    expect_equal(result, [("one two", 4, 11), ("two three", 8, 17)], call=call, rule=RULE_SPAN)
+    expected = [("one two", 4, 11), ("two three", 8, 17)]
+    expect_chunks(
+        impl, "  \n one two three \t ", 2, 1, expected, on_raise=RULE_SPAN, rule=RULE_SPAN
+    )
 
 
 @pytest.mark.level(2)
@@ -360,22 +353,15 @@ def test_offsets_are_str_indices_not_bytes(impl):
     # Non-ASCII letters, ASCII spaces only: a scan of the UTF-8 bytes finds the right words here, at
     # the wrong offsets. (Such a scan also misses Unicode whitespace, the next test's subject.)
     text = "héllo wörld café 東京 ok 🙂 end"
-    call, result = run_chunk_text(impl, text, 2, 1, rule=RULE_OFFSETS)
-    expect_equal(
-        result, oracle_chunk_text(text, 2, 1), call=call, rule=f"{RULE_OFFSETS}; {RULE_SPAN}"
-    )
+    rule = f"{RULE_OFFSETS}; {RULE_SPAN}"
+    expect_chunks(impl, text, 2, 1, None, on_raise=RULE_OFFSETS, rule=rule)
 
 
 @pytest.mark.level(2)
 def test_unicode_whitespace_separates_words(impl):
-    text = "東京\u3000大阪\xa0名古屋"
-    call, result = run_chunk_text(impl, text, 2, 1, rule=RULE_WORDS)
-    expect_equal(
-        result,
-        [("東京\u3000大阪", 0, 5), ("大阪\xa0名古屋", 3, 9)],
-        call=call,
-        rule=f"{RULE_WORDS} ('\\u3000' and '\\xa0' are whitespace)",
-    )
+    expected = [("東京\u3000大阪", 0, 5), ("大阪\xa0名古屋", 3, 9)]
+    rule = f"{RULE_WORDS} ('\\u3000' and '\\xa0' are whitespace)"
+    expect_chunks(impl, "東京\u3000大阪\xa0名古屋", 2, 1, expected, on_raise=RULE_WORDS, rule=rule)
 
 
 @pytest.mark.level(2)
@@ -383,25 +369,15 @@ def test_whitespace_is_exactly_what_str_split_uses(impl):
     # \u2003 (em space), \x1f (unit separator) and \u2028 (line separator) are whitespace to
     # str.split(); \u200b (zero-width space) and \u00ad (soft hyphen) are not.
     text = "a\u2003b\x1fc\u2028d e\u200bf g\u00adh"
-    call, result = run_chunk_text(impl, text, 2, 0, rule=RULE_WORDS)
-    expect_equal(
-        result,
-        oracle_chunk_text(text, 2, 0),
-        call=call,
-        rule=f"{RULE_WORDS} (the words are text.split() = {text.split()!r})",
-    )
+    rule = f"{RULE_WORDS} (the words are text.split() = {text.split()!r})"
+    expect_chunks(impl, text, 2, 0, None, on_raise=RULE_WORDS, rule=rule)
 
 
 @pytest.mark.level(2)
 def test_repeated_words_get_their_own_offsets(impl):
-    text = "to be or not to be"
-    call, result = run_chunk_text(impl, text, 2, 0, rule=RULE_SPAN)
-    expect_equal(
-        result,
-        [("to be", 0, 5), ("or not", 6, 12), ("to be", 13, 18)],
-        call=call,
-        rule=f"{RULE_SPAN} (a repeated word has its own offsets, not its first occurrence's)",
-    )
+    expected = [("to be", 0, 5), ("or not", 6, 12), ("to be", 13, 18)]
+    rule = f"{RULE_SPAN} (a repeated word has its own offsets, not its first occurrence's)"
+    expect_chunks(impl, "to be or not to be", 2, 0, expected, on_raise=RULE_SPAN, rule=rule)
 
 
 @pytest.mark.level(2)
@@ -409,35 +385,22 @@ def test_repeated_words_get_their_own_offsets(impl):
     "text", ["", "   ", "\n\t \u3000"], ids=["empty", "spaces", "mixed-whitespace"]
 )
 def test_text_without_words_gives_no_chunks(impl, text):
-    call, result = run_chunk_text(impl, text, 3, 1, rule=RULE_NO_WORDS)
-    expect_equal(result, [], call=call, rule=RULE_NO_WORDS)
+    expect_chunks(impl, text, 3, 1, [], on_raise=RULE_NO_WORDS, rule=RULE_NO_WORDS)
 
 
 @pytest.mark.level(2)
 def test_last_text_chunk_ends_at_the_last_word(impl):
     text = "one two three four five six"
-    call, result = run_chunk_text(impl, text, 4, 2, rule=RULE_LAST)
-    expect_equal(
-        result,
-        [("one two three four", 0, 18), ("three four five six", 8, 27)],
-        call=call,
-        rule=f"{RULE_LAST}; {RULE_STOP}",
-    )
+    expected = [("one two three four", 0, 18), ("three four five six", 8, 27)]
+    expect_chunks(impl, text, 4, 2, expected, on_raise=RULE_LAST, rule=f"{RULE_LAST}; {RULE_STOP}")
 
 
 @pytest.mark.level(2)
 @pytest.mark.parametrize(("size", "overlap"), BAD_ARGUMENTS[:4])
 @pytest.mark.parametrize("text", ["a b c d e", ""], ids=["five-words", "empty"])
 def test_text_bad_arguments_raise_value_error(impl, text, size, overlap):
-    expect_raises(
-        ValueError,
-        impl.chunk_text,
-        text,
-        size,
-        overlap,
-        call=call_repr("chunk_text", text, size, overlap),
-        rule=RULE_BAD,
-    )
+    call = call_repr("chunk_text", text, size, overlap)
+    expect_raises(ValueError, impl.chunk_text, text, size, overlap, call=call, rule=RULE_BAD)
 
 
 WORD_CHARS = "abcXYZ09éüß東京🙂\u200b\u00ad-.'"

@@ -1,35 +1,41 @@
 """Hidden suite for cosine_similarity.
 
-Oracle: the exact value of the formula computed with rational arithmetic (fractions.Fraction), so it
-cannot overflow, underflow or round; only the final square root is rounded once.
+Oracle: the exact value of the formula computed with rational arithmetic (the toolkit's
+`exact_cosine`), so it cannot overflow, underflow or round; only the final square root is rounded once.
 """
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kata_runner.testing import call_repr, expect_array, expect_close, expect_raises, fail, returns
+from kata_runner.testing import (
+    call_repr,
+    exact_cosine,
+    expect_array,
+    expect_close,
+    expect_raises,
+    fail,
+    returns,
+    rng,
+)
 
 ATOL = 1e-9  # the statement promises agreement with the exact value to about 1e-9
 
+RULE_ANGLE = "cosine of the angle between a and b"
+RULE_INT = "rule: small integer dtypes must not overflow (compute in float64)"
+RULE_EXTREME = "entries from 1e-300 to 1e300 must give the correct cosine"
+RULE_EXTREME_ROWS = "rows with entries from 1e-300 to 1e300 must give correct cosines"
 
-def exact_cosine(a: list[float], b: list[float]) -> float:
-    """cos(a, b) from exact rationals; 0.0 when either vector is zero."""
-    fa = [Fraction(x) for x in a]
-    fb = [Fraction(x) for x in b]
-    dot = sum((x * y for x, y in zip(fa, fb, strict=True)), Fraction(0))
-    na = sum((x * x for x in fa), Fraction(0))
-    nb = sum((y * y for y in fb), Fraction(0))
-    if na == 0 or nb == 0:
-        return 0.0
-    magnitude = min(1.0, math.sqrt(float(dot * dot / (na * nb))))
-    return -magnitude if dot < 0 else magnitude
+
+def exact(a: Any, b: Any) -> float:
+    """The exact cosine of two lists or arrays."""
+    return exact_cosine(np.asarray(a).tolist(), np.asarray(b).tolist())
 
 
 def exact_matrix(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -38,9 +44,33 @@ def exact_matrix(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     ).reshape(len(A), len(B))
 
 
+def expect_cosine(impl: Any, a: Any, b: Any, rule: str, expected: float | None = None) -> float:
+    """cosine_similarity(a, b) within ATOL of `expected` (default: the exact cosine)."""
+    __tracebackhide__ = True
+    result = impl.cosine_similarity(a, b)
+    expected = exact(a, b) if expected is None else expected
+    expect_close(result, expected, call=call_repr("cosine_similarity", a, b), rule=rule, atol=ATOL)
+    return result
+
+
+def expect_matrix(impl: Any, A: np.ndarray, B: np.ndarray, rule: str, **kwargs: Any) -> Any:
+    """cosine_similarity_matrix(A, B) within ATOL of the exact matrix."""
+    __tracebackhide__ = True
+    result = impl.cosine_similarity_matrix(A, B)
+    call = call_repr("cosine_similarity_matrix", A, B)
+    expect_array(result, exact_matrix(A, B), call=call, rule=rule, atol=ATOL, **kwargs)
+    return result
+
+
 # Ordinary magnitudes for levels 1-2: integers and multiples of 1/1000 up to 1000 (extreme magnitudes
 # are level 3's subject, so they must not decide levels 1-2).
 moderate = st.one_of(st.integers(-1000, 1000), st.integers(-(10**6), 10**6).map(lambda i: i / 1000))
+extreme = st.builds(
+    lambda mantissa, exponent, negative: (-1 if negative else 1) * mantissa * 10.0**exponent,
+    st.floats(1.0, 9.99),
+    st.integers(-300, 299),
+    st.booleans(),
+)
 
 
 @st.composite
@@ -69,13 +99,7 @@ def vector_pairs(
     ids=["3-4-vs-4-3", "perpendicular", "parallel", "opposite", "45-degrees"],
 )
 def test_known_angles(impl, a, b, expected):
-    expect_close(
-        impl.cosine_similarity(a, b),
-        expected,
-        call=call_repr("cosine_similarity", a, b),
-        rule="cosine of the angle between a and b",
-        atol=ATOL,
-    )
+    expect_cosine(impl, a, b, RULE_ANGLE, expected)
 
 
 @pytest.mark.level(1)
@@ -87,13 +111,8 @@ def test_known_angles(impl, a, b, expected):
 def test_zero_vector_gives_zero(impl, a, b):
     call = call_repr("cosine_similarity", a, b)
     rule = "rule: a zero vector gives 0.0 (not NaN, not an error)"
-    expect_close(
-        returns(impl.cosine_similarity, a, b, call=call, rule=rule),
-        0.0,
-        call=call,
-        rule=rule,
-        atol=0.0,
-    )
+    result = returns(impl.cosine_similarity, a, b, call=call, rule=rule)
+    expect_close(result, 0.0, call=call, rule=rule, atol=0.0)
 
 
 @pytest.mark.level(1)
@@ -119,10 +138,9 @@ def test_empty_or_mismatched_input_raises_value_error(impl, a, b):
 )
 def test_result_is_clipped_to_unit_interval(impl, a, b, expected):
     # Unclipped float64 arithmetic gives ±1.0000000000000002 for these two pairs.
-    result = impl.cosine_similarity(a, b)
-    call = call_repr("cosine_similarity", a, b)
-    expect_close(result, expected, call=call, rule="cosine of the angle between a and b", atol=ATOL)
+    result = expect_cosine(impl, a, b, RULE_ANGLE, expected)
     if not -1.0 <= float(result) <= 1.0:
+        call = call_repr("cosine_similarity", a, b)
         fail("rule: the result is clipped to [-1, 1]", call=call, actual=result)
 
 
@@ -142,14 +160,7 @@ def test_result_is_clipped_to_unit_interval(impl, a, b, expected):
     ids=["int8", "uint8", "int16", "int64-int32", "float32-list"],
 )
 def test_integer_and_float_dtypes_without_overflow(impl, a, b):
-    expected = exact_cosine(np.asarray(a).tolist(), np.asarray(b).tolist())
-    expect_close(
-        impl.cosine_similarity(a, b),
-        expected,
-        call=call_repr("cosine_similarity", a, b),
-        rule="rule: small integer dtypes must not overflow (compute in float64)",
-        atol=ATOL,
-    )
+    expect_cosine(impl, a, b, RULE_INT)
 
 
 @pytest.mark.level(1)
@@ -199,10 +210,7 @@ def test_scaling_a_vector_keeps_the_angle_and_negating_flips_the_sign(impl, pair
 
 
 @pytest.mark.level(1)
-@given(
-    dtype=st.sampled_from([np.int8, np.uint8, np.int16]),
-    data=st.data(),
-)
+@given(dtype=st.sampled_from([np.int8, np.uint8, np.int16]), data=st.data())
 def test_small_integer_arrays_match_the_exact_formula(impl, dtype, data):
     info = np.iinfo(dtype)
     d = data.draw(st.integers(1, 10), label="d")
@@ -226,10 +234,9 @@ def test_small_integer_arrays_match_the_exact_formula(impl, dtype, data):
 def test_matrix_of_a_small_example(impl):
     A = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     B = np.array([[1.0, 0.0], [0.0, 0.0]])
-    expected = np.array([[1.0, 0.0], [0.0, 0.0], [1 / math.sqrt(2), 0.0]])
     expect_array(
         impl.cosine_similarity_matrix(A, B),
-        expected,
+        np.array([[1.0, 0.0], [0.0, 0.0], [1 / math.sqrt(2), 0.0]]),
         call=call_repr("cosine_similarity_matrix", A, B),
         rule="S[i, j] = cosine of row i of A and row j of B; a zero row gives 0.0",
         atol=ATOL,
@@ -251,34 +258,19 @@ def test_matrix_is_n_by_m_and_normalises_each_row_by_its_own_norm(impl):
             [-2.0, 0.0, 0.0, 7.0, 0.0],
         ]
     )
-    expect_array(
-        impl.cosine_similarity_matrix(A, B),
-        exact_matrix(A, B),
-        call=call_repr("cosine_similarity_matrix", A, B),
-        rule="each row of A and each row of B is divided by its own norm (axis=1)",
-        atol=ATOL,
-        dtype=np.float64,
-    )
+    rule = "each row of A and each row of B is divided by its own norm (axis=1)"
+    expect_matrix(impl, A, B, rule, dtype=np.float64)
 
 
 @pytest.mark.level(2)
 def test_matrix_clips_and_handles_integer_dtypes(impl):
     A = np.array([[9.0, -3.8, -1.5], [-0.9, -7.3, -1.9]])
-    result = impl.cosine_similarity_matrix(A, A)
-    call = call_repr("cosine_similarity_matrix", A, A)
-    expect_array(
-        result, exact_matrix(A, A), call=call, rule="S[i, j] = cosine of A[i] and A[j]", atol=ATOL
-    )
+    result = expect_matrix(impl, A, A, "S[i, j] = cosine of A[i] and A[j]")
     if np.any(np.abs(result) > 1.0):
+        call = call_repr("cosine_similarity_matrix", A, A)
         fail("rule: values are clipped to [-1, 1]", call=call, actual=result)
     Ai = np.array([[100, 100, 100], [100, -100, 100]], dtype=np.int8)
-    expect_array(
-        impl.cosine_similarity_matrix(Ai, Ai),
-        exact_matrix(Ai, Ai),
-        call=call_repr("cosine_similarity_matrix", Ai, Ai),
-        rule="rule: small integer dtypes must not overflow (compute in float64)",
-        atol=ATOL,
-    )
+    expect_matrix(impl, Ai, Ai, RULE_INT)
 
 
 @pytest.mark.level(2)
@@ -308,12 +300,8 @@ def test_matrix_with_no_rows_is_empty(impl, n, m):
     A, B = np.ones((n, 4)), np.ones((m, 4))
     call = call_repr("cosine_similarity_matrix", A, B)
     rule = "rule: n or m may be 0: return an empty (n, m) array"
-    expect_array(
-        returns(impl.cosine_similarity_matrix, A, B, call=call, rule=rule),
-        np.zeros((n, m)),
-        call=call,
-        rule=rule,
-    )
+    result = returns(impl.cosine_similarity_matrix, A, B, call=call, rule=rule)
+    expect_array(result, np.zeros((n, m)), call=call, rule=rule)
 
 
 @pytest.mark.level(2)
@@ -348,9 +336,9 @@ def test_matrix_agrees_with_the_exact_formula(impl, data):
 @pytest.mark.level(2)
 @pytest.mark.timeout(10)
 def test_matrix_is_vectorised_at_4000_by_4000(impl):
-    rng = np.random.default_rng(4000)
-    A = rng.standard_normal((4000, 16))
-    B = rng.standard_normal((4000, 16))
+    gen = rng(4000)
+    A = gen.standard_normal((4000, 16))
+    B = gen.standard_normal((4000, 16))
     A[7] = 0.0
     result = impl.cosine_similarity_matrix(A, B)
     call = "cosine_similarity_matrix(A, B) with A, B of shape (4000, 16) (standard normal, seed 4000; A[7] = 0)"
@@ -364,12 +352,9 @@ def test_matrix_is_vectorised_at_4000_by_4000(impl):
         )
     rows = np.array([0, 7, 123, 999, 2500, 3999])
     cols = np.array([3999, 0, 42, 1000, 2500, 17])
-    expected = np.array(
-        [exact_cosine(A[i].tolist(), B[j].tolist()) for i, j in zip(rows, cols, strict=True)]
-    )
     expect_array(
         result[rows, cols],
-        expected,
+        np.array([exact(A[i], B[j]) for i, j in zip(rows, cols, strict=True)]),
         call=call + f"; entries at rows {rows.tolist()}, cols {cols.tolist()}",
         rule="S[i, j] = cosine of A[i] and B[j]",
         atol=ATOL,
@@ -378,13 +363,6 @@ def test_matrix_is_vectorised_at_4000_by_4000(impl):
 
 # ---------------------------------------------------------------------------------------------
 # Level 3: robust magnitudes
-
-extreme = st.builds(
-    lambda mantissa, exponent, negative: (-1 if negative else 1) * mantissa * 10.0**exponent,
-    st.floats(1.0, 9.99),
-    st.integers(-300, 299),
-    st.booleans(),
-)
 
 
 @pytest.mark.level(3)
@@ -400,13 +378,7 @@ extreme = st.builds(
     ids=["huge", "tiny", "huge-3d", "subnormal-squares", "mixed"],
 )
 def test_extreme_magnitudes_give_finite_correct_results(impl, a, b):
-    expect_close(
-        impl.cosine_similarity(a, b),
-        exact_cosine(a, b),
-        call=call_repr("cosine_similarity", a, b),
-        rule="entries from 1e-300 to 1e300 must give the correct cosine (squares overflow or underflow)",
-        atol=ATOL,
-    )
+    expect_cosine(impl, a, b, f"{RULE_EXTREME} (squares overflow or underflow)")
 
 
 @pytest.mark.level(3)
@@ -426,13 +398,7 @@ def test_extreme_vectors_agree_with_the_exact_formula(impl, pair):
 def test_matrix_with_extreme_rows(impl):
     A = np.array([[1e200, 1e200], [1e-200, 0.0], [3e-300, 4e-300]])
     B = np.array([[1e200, 0.0], [1e-200, 1e-200], [1e300, -1e300]])
-    expect_array(
-        impl.cosine_similarity_matrix(A, B),
-        exact_matrix(A, B),
-        call=call_repr("cosine_similarity_matrix", A, B),
-        rule="rows with entries from 1e-300 to 1e300 must give correct cosines",
-        atol=ATOL,
-    )
+    expect_matrix(impl, A, B, RULE_EXTREME_ROWS)
 
 
 @pytest.mark.level(3)

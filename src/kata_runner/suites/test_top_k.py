@@ -16,7 +16,6 @@ exact scores within 1e-12, and near-ties may come in either order.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kata_runner.testing import call_repr, expect_array, expect_raises, fail, returns
+from kata_runner.testing import (
+    call_repr,
+    exact_cosine,
+    exact_cosine_key,
+    expect_array,
+    expect_raises,
+    fail,
+    returns,
+    rng,
+)
 from kata_runner.testing.assertions import MAX_SHOWN_ELEMENTS
 
 ATOL = 1e-9  # returned scores vs the exact cosine
@@ -41,44 +49,12 @@ RULE_F64 = "rule: scores are a float64 array"
 RULE_BEST = "the k best rows, best first"
 
 
-# ---------------------------------------------------------------------------------------------
-# Oracles
-
-
-def exact_cosine(a: list[float], b: list[float]) -> float:
-    """cos(a, b) from exact rationals, rounded once; 0.0 when either vector is zero."""
-    fa = [Fraction(x) for x in a]
-    fb = [Fraction(x) for x in b]
-    dot = sum((x * y for x, y in zip(fa, fb, strict=True)), Fraction(0))
-    na = sum((x * x for x in fa), Fraction(0))
-    nb = sum((y * y for y in fb), Fraction(0))
-    if na == 0 or nb == 0:
-        return 0.0
-    magnitude = min(1.0, math.sqrt(float(dot * dot / (na * nb))))
-    return -magnitude if dot < 0 else magnitude
-
-
-def exact_key(query: list[float], row: list[float]) -> Fraction:
-    """A rational that orders rows exactly as their cosines with `query` do: sign(dot)·dot²/‖row‖²."""
-    fq = [Fraction(x) for x in query]
-    fr = [Fraction(x) for x in row]
-    dot = sum((x * y for x, y in zip(fq, fr, strict=True)), Fraction(0))
-    rr = sum((y * y for y in fr), Fraction(0))
-    if rr == 0 or all(x == 0 for x in fq):
-        return Fraction(0)
-    return (1 if dot >= 0 else -1) * dot * dot / rr
-
-
-def oracle_order(query: list[float], corpus: list[list[float]]) -> list[int]:
-    """All row indices, best first, ties to the lower index (exact comparison)."""
-    keys = [exact_key(query, row) for row in corpus]
-    return sorted(range(len(corpus)), key=lambda i: (-keys[i], i))
-
-
 def oracle_top_k(
     query: list[float], corpus: list[list[float]], k: int
 ) -> tuple[list[int], list[float]]:
-    order = oracle_order(query, corpus)[:k]
+    """The k best row indices, ties to the lower index (exact comparison), and their exact cosines."""
+    keys = [exact_cosine_key(query, row) for row in corpus]
+    order = sorted(range(len(corpus)), key=lambda i: (-keys[i], i))[:k]
     return order, [exact_cosine(query, corpus[i]) for i in order]
 
 
@@ -303,6 +279,64 @@ def call_top_k(impl: Any, query: Any, corpus: Any, k: int, *, rule: str) -> tupl
     return call, returns(impl.top_k, query, corpus, k, call=call, rule=rule)
 
 
+def call_batch(impl: Any, queries: Any, corpus: Any, k: int, *, rule: str) -> tuple[str, Any]:
+    call = call_str("top_k_batch", queries, corpus, k)
+    return call, returns(impl.top_k_batch, queries, corpus, k, call=call, rule=rule)
+
+
+def expect_top_k(
+    impl: Any, query: Any, corpus: Any, k: int, expected: Any, *, on_raise: str, rule: str
+) -> None:
+    """top_k(query, corpus, k) must be `expected`, (indices, scores), or by default the oracle's."""
+    __tracebackhide__ = True
+    rows = query.tolist(), corpus.tolist()  # before the call, which might change the arrays
+    call, result = call_top_k(impl, query, corpus, k, rule=on_raise)
+    if expected is None:
+        expected = oracle_top_k(*rows, k)
+    expect_result(result, *expected, call=call, rule=rule)
+
+
+def expect_batch(
+    result: Any,
+    queries: list[list[float]],
+    corpus: list[list[float]],
+    k: int,
+    *,
+    call: str,
+    rule: str,
+) -> None:
+    """Exact oracle answer for every query row (for exact inputs, or inputs without near-ties)."""
+    __tracebackhide__ = True
+    m = min(k, len(corpus))
+    rows = [oracle_top_k(query, corpus, k) for query in queries]
+    indices = np.array([r[0] for r in rows], dtype=np.int64).reshape(len(queries), m)
+    scores = np.array([r[1] for r in rows], dtype=np.float64).reshape(len(queries), m)
+    expect_result(result, indices, scores, call=call, rule=rule)
+
+
+def check_batch_rows(
+    result: Any,
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    k: int,
+    checked: list[int],
+    *,
+    call: str,
+    shape_rules: tuple[str, str],
+    row_call: Any,
+) -> None:
+    """The (q, min(k, n)) arrays, then each checked row against the exact scores."""
+    __tracebackhide__ = True
+    got_indices, got_scores = unpack(result, call=call, rule=RULE_BEST)
+    shape = (len(queries), min(k, len(corpus)))
+    expect_kind(got_indices, shape, call=call, rule=shape_rules[0], kind="iu")
+    expect_kind(got_scores, shape, call=call, rule=shape_rules[1], kind="f")
+    rows = corpus.tolist()
+    for i in checked:
+        query = queries[i].tolist()
+        check_consistent(query, rows, k, got_indices[i], got_scores[i], call=row_call(i, query))
+
+
 # ---------------------------------------------------------------------------------------------
 # Level 1: one query
 
@@ -313,20 +347,17 @@ def test_scores_are_cosines_not_dot_products(impl):
     # the other way round.
     query = np.array([3.0, 4.0])
     corpus = np.array([[100.0, 0.0], [0.6, 0.8], [0.0, 50.0], [4.0, 3.0]])
-    order, scores = oracle_top_k(query.tolist(), corpus.tolist(), 4)
-    call, result = call_top_k(impl, query, corpus, 4, rule=RULE_COSINE)
-    expect_result(
-        result, order, scores, call=call, rule=f"{RULE_COSINE}: each row is divided by its own norm"
-    )
+    rule = f"{RULE_COSINE}: each row is divided by its own norm"
+    expect_top_k(impl, query, corpus, 4, None, on_raise=RULE_COSINE, rule=rule)
 
 
 @pytest.mark.level(1)
 def test_worked_example(impl):
     query = np.array([1.0, 0.0])
     corpus = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])
-    call, result = call_top_k(impl, query, corpus, 3, rule=RULE_BEST)
-    expect_result(
-        result, [0, 4, 2], [1.0, 1.0, 1 / math.sqrt(2)], call=call, rule=f"{RULE_BEST}; {RULE_TIES}"
+    expected = ([0, 4, 2], [1.0, 1.0, 1 / math.sqrt(2)])
+    expect_top_k(
+        impl, query, corpus, 3, expected, on_raise=RULE_BEST, rule=f"{RULE_BEST}; {RULE_TIES}"
     )
 
 
@@ -335,54 +366,43 @@ def test_worked_example(impl):
 def test_ties_go_to_the_lower_index(impl, k):
     # k cuts through tie groups; rows 1, 3, 5 are multiples of the query, so they tie exactly.
     query, corpus = np.array(TIE_QUERY), np.array(TIE_CORPUS)
-    call, result = call_top_k(impl, query, corpus, k, rule=RULE_TIES)
-    expect_result(result, TIE_ORDER[:k], TIE_SCORES[:k], call=call, rule=RULE_TIES)
+    expected = (TIE_ORDER[:k], TIE_SCORES[:k])
+    expect_top_k(impl, query, corpus, k, expected, on_raise=RULE_TIES, rule=RULE_TIES)
 
 
 @pytest.mark.level(1)
 def test_all_equal_scores_come_in_index_order(impl):
     corpus = np.array([[5.0, 0.0, 0.0]] * 6)
     query = np.array([2.0, 0.0, 0.0])
-    call, result = call_top_k(impl, query, corpus, 4, rule=RULE_TIES)
-    expect_result(
-        result, [0, 1, 2, 3], [1.0] * 4, call=call, rule=f"{RULE_TIES} (all six rows are identical)"
-    )
+    rule = f"{RULE_TIES} (all six rows are identical)"
+    expect_top_k(impl, query, corpus, 4, ([0, 1, 2, 3], [1.0] * 4), on_raise=RULE_TIES, rule=rule)
 
 
 @pytest.mark.level(1)
 def test_integer_arrays_are_accepted(impl):
     query = np.array([1, 1, 1, 1])
     corpus = np.array([[1, -1, 1, -1], [2, 2, 2, 2], [0, 0, 0, 3], [1, 1, 1, 1]])
-    call, result = call_top_k(impl, query, corpus, 3, rule=RULE_COSINE)
-    expect_result(
-        result,
-        [1, 3, 2],
-        [1.0, 1.0, 0.5],
-        call=call,
-        rule=f"{RULE_COSINE} (integer inputs are computed in float64)",
-    )
+    rule = f"{RULE_COSINE} (integer inputs are computed in float64)"
+    expected = ([1, 3, 2], [1.0, 1.0, 0.5])
+    expect_top_k(impl, query, corpus, 3, expected, on_raise=RULE_COSINE, rule=rule)
 
 
 @pytest.mark.level(1)
 def test_zero_row_scores_zero(impl):
     query = np.array([0.0, 2.0])
     corpus = np.array([[1.0, -1.0], [0.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
-    call, result = call_top_k(impl, query, corpus, 5, rule=RULE_ZERO)
-    expect_result(
-        result,
-        [3, 1, 2, 4, 0],
-        [1.0, 0.0, 0.0, 0.0, -1 / math.sqrt(2)],
-        call=call,
-        rule=f"{RULE_ZERO}; {RULE_TIES}",
-    )
+    expected = ([3, 1, 2, 4, 0], [1.0, 0.0, 0.0, 0.0, -1 / math.sqrt(2)])
+    rule = f"{RULE_ZERO}; {RULE_TIES}"
+    expect_top_k(impl, query, corpus, 5, expected, on_raise=RULE_ZERO, rule=rule)
 
 
 @pytest.mark.level(1)
 def test_zero_query_scores_zero_everywhere(impl):
     query = np.zeros(3)
     corpus = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-4.0, 0.5, 2.0], [7.0, 7.0, 7.0]])
-    call, result = call_top_k(impl, query, corpus, 3, rule=RULE_ZERO)
-    expect_result(result, [0, 1, 2], [0.0, 0.0, 0.0], call=call, rule=f"{RULE_ZERO}; {RULE_TIES}")
+    expected = ([0, 1, 2], [0.0, 0.0, 0.0])
+    rule = f"{RULE_ZERO}; {RULE_TIES}"
+    expect_top_k(impl, query, corpus, 3, expected, on_raise=RULE_ZERO, rule=rule)
 
 
 @pytest.mark.level(1)
@@ -391,16 +411,10 @@ def test_k_zero_gives_empty_arrays(impl):
     corpus = np.array([[1.0, 0.0], [0.0, 1.0]])
     call, result = call_top_k(impl, query, corpus, 0, rule=RULE_K0)
     got_indices, got_scores = unpack(result, call=call, rule=RULE_K0)
-    expect_array(
-        got_indices,
-        np.zeros(0, dtype=np.int64),
-        call=call,
-        rule=f"{RULE_K0}; {RULE_INT}, even when empty",
-        dtype_kind="iu",
-    )
-    expect_array(
-        got_scores, np.zeros(0), call=call, rule=f"{RULE_K0}; {RULE_F64}", dtype=np.float64
-    )
+    rule = f"{RULE_K0}; {RULE_INT}, even when empty"
+    expect_array(got_indices, np.zeros(0, dtype=np.int64), call=call, rule=rule, dtype_kind="iu")
+    rule = f"{RULE_K0}; {RULE_F64}"
+    expect_array(got_scores, np.zeros(0), call=call, rule=rule, dtype=np.float64)
 
 
 @pytest.mark.level(1)
@@ -408,8 +422,8 @@ def test_k_zero_gives_empty_arrays(impl):
 def test_k_larger_than_n_returns_all_rows(impl, k):
     query = np.array([1.0, 0.0])
     corpus = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
-    call, result = call_top_k(impl, query, corpus, k, rule=RULE_KN)
-    expect_result(result, [2, 1, 0], [1.0, 1 / math.sqrt(2), 0.0], call=call, rule=RULE_KN)
+    expected = ([2, 1, 0], [1.0, 1 / math.sqrt(2), 0.0])
+    expect_top_k(impl, query, corpus, k, expected, on_raise=RULE_KN, rule=RULE_KN)
 
 
 @pytest.mark.level(1)
@@ -418,8 +432,8 @@ def test_empty_corpus_gives_empty_arrays(impl, k):
     query = np.array([1.0, 2.0])
     corpus = np.zeros((0, 2))
     rule = "rule: an empty corpus (n = 0) gives empty arrays"
-    call, result = call_top_k(impl, query, corpus, k, rule=rule)
-    expect_result(result, np.zeros(0, dtype=np.int64), np.zeros(0), call=call, rule=rule)
+    expected = (np.zeros(0, dtype=np.int64), np.zeros(0))
+    expect_top_k(impl, query, corpus, k, expected, on_raise=rule, rule=rule)
 
 
 @pytest.mark.level(1)
@@ -427,30 +441,17 @@ def test_empty_corpus_gives_empty_arrays(impl, k):
 def test_negative_k_raises_value_error(impl, k):
     query = np.array([1.0, 2.0])
     corpus = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    expect_raises(
-        ValueError,
-        impl.top_k,
-        query,
-        corpus,
-        k,
-        call=call_str("top_k", query, corpus, k),
-        rule=RULE_NEG,
-    )
+    call = call_str("top_k", query, corpus, k)
+    expect_raises(ValueError, impl.top_k, query, corpus, k, call=call, rule=RULE_NEG)
 
 
 @pytest.mark.level(1)
 def test_mismatched_width_raises_value_error(impl):
     query = np.array([1.0, 2.0, 3.0])
     corpus = np.array([[1.0, 0.0], [0.0, 1.0]])
-    expect_raises(
-        ValueError,
-        impl.top_k,
-        query,
-        corpus,
-        1,
-        call=call_str("top_k", query, corpus, 1),
-        rule="rule: a query of width d needs an (n, d) corpus, else ValueError",
-    )
+    call = call_str("top_k", query, corpus, 1)
+    rule = "rule: a query of width d needs an (n, d) corpus, else ValueError"
+    expect_raises(ValueError, impl.top_k, query, corpus, 1, call=call, rule=rule)
 
 
 @pytest.mark.level(1)
@@ -483,43 +484,14 @@ def test_ties_go_to_the_lower_index_on_exact_inputs(impl, problem):
 # Level 2: a batch of queries
 
 
-def call_batch(impl: Any, queries: Any, corpus: Any, k: int, *, rule: str) -> tuple[str, Any]:
-    call = call_str("top_k_batch", queries, corpus, k)
-    return call, returns(impl.top_k_batch, queries, corpus, k, call=call, rule=rule)
-
-
-def expect_batch(
-    result: Any,
-    queries: list[list[float]],
-    corpus: list[list[float]],
-    k: int,
-    *,
-    call: str,
-    rule: str,
-) -> None:
-    """Exact oracle answer for every query row (for exact inputs, or inputs without near-ties)."""
-    __tracebackhide__ = True
-    m = min(k, len(corpus))
-    rows = [oracle_top_k(query, corpus, k) for query in queries]
-    indices = np.array([r[0] for r in rows], dtype=np.int64).reshape(len(queries), m)
-    scores = np.array([r[1] for r in rows], dtype=np.float64).reshape(len(queries), m)
-    expect_result(result, indices, scores, call=call, rule=rule)
-
-
 @pytest.mark.level(2)
 def test_batch_normalises_each_query_by_its_own_norm(impl):
     # Query norms differ by 10^4 and d != q != n, so a normalisation along the wrong axis shows.
     queries = [[100.0, 0.0, 1.0], [0.0, 0.01, 0.0], [3.0, -4.0, 12.0], [-5.0, 5.0, 0.5]]
     corpus = [[1.0, 2.0, 2.0], [10.0, 0.0, 0.0], [0.0, -3.0, 4.0], [0.5, 0.5, 0.0], [0.0, 0.0, 9.0]]
     call, result = call_batch(impl, np.array(queries), np.array(corpus), 5, rule=RULE_COSINE)
-    expect_batch(
-        result,
-        queries,
-        corpus,
-        5,
-        call=call,
-        rule=f"{RULE_COSINE}: every query row and every corpus row by its own norm",
-    )
+    rule = f"{RULE_COSINE}: every query row and every corpus row by its own norm"
+    expect_batch(result, queries, corpus, 5, call=call, rule=rule)
 
 
 @pytest.mark.level(2)
@@ -555,24 +527,16 @@ def test_batch_shapes_at_the_edges(impl, q, n, k):
     queries = [[1.0, float(i)] for i in range(q)]
     corpus = [[float(j), 1.0] for j in range(n)]
     rule = f"indices and scores have shape (q, min(k, n)) = ({q}, {min(k, n)}); {RULE_INT}"
-    call, result = call_batch(
-        impl, np.array(queries).reshape(q, 2), np.array(corpus).reshape(n, 2), k, rule=rule
-    )
+    arrays = np.array(queries).reshape(q, 2), np.array(corpus).reshape(n, 2)
+    call, result = call_batch(impl, *arrays, k, rule=rule)
     expect_batch(result, queries, corpus, k, call=call, rule=rule)
 
 
 @pytest.mark.level(2)
 def test_batch_negative_k_raises_value_error(impl):
     queries, corpus = np.ones((2, 3)), np.ones((4, 3))
-    expect_raises(
-        ValueError,
-        impl.top_k_batch,
-        queries,
-        corpus,
-        -1,
-        call=call_str("top_k_batch", queries, corpus, -1),
-        rule=RULE_NEG,
-    )
+    call = call_str("top_k_batch", queries, corpus, -1)
+    expect_raises(ValueError, impl.top_k_batch, queries, corpus, -1, call=call, rule=RULE_NEG)
 
 
 @pytest.mark.level(2)
@@ -624,34 +588,14 @@ def test_batch_ties_go_to_the_lower_index_on_exact_inputs(impl, data):
     )
 
 
-def check_sampled_rows(
-    queries: np.ndarray, corpus: np.ndarray, k: int, result: Any, sample: list[int], *, call: str
-) -> None:
-    __tracebackhide__ = True
-    got_indices, got_scores = unpack(result, call=call, rule=RULE_BEST)
-    m = min(k, len(corpus))
-    expect_kind(got_indices, (len(queries), m), call=call, rule=RULE_INT, kind="iu")
-    expect_kind(got_scores, (len(queries), m), call=call, rule=RULE_F64, kind="f")
-    rows = corpus.tolist()
-    for i in sample:
-        check_consistent(
-            queries[i].tolist(),
-            rows,
-            k,
-            got_indices[i],
-            got_scores[i],
-            call=f"{call}; checked row {i}",
-        )
-
-
 @pytest.mark.level(2)
 @pytest.mark.timeout(10)
 def test_batch_is_vectorised_over_a_million_queries(impl):
     # A Python loop over the queries costs 25 µs or more per query (25 s or more here); one matrix
     # product and one row-wise selection take about a second.
-    rng = np.random.default_rng(1_000_000)
-    queries = rng.standard_normal((1_000_000, 8))
-    corpus = rng.standard_normal((10, 8))
+    gen = rng(1_000_000)
+    queries = gen.standard_normal((1_000_000, 8))
+    corpus = gen.standard_normal((10, 8))
     queries[123] = 0.0
     corpus[7] = 0.0
     call = (
@@ -659,4 +603,13 @@ def test_batch_is_vectorised_over_a_million_queries(impl):
         "normal (seed 1000000), queries[123] = 0, corpus[7] = 0"
     )
     result = returns(impl.top_k_batch, queries, corpus, 3, call=call, rule=RULE_BEST)
-    check_sampled_rows(queries, corpus, 3, result, [0, 1, 123, 4_567, 500_000, 999_999], call=call)
+    check_batch_rows(
+        result,
+        queries,
+        corpus,
+        3,
+        [0, 1, 123, 4_567, 500_000, 999_999],
+        call=call,
+        shape_rules=(RULE_INT, RULE_F64),
+        row_call=lambda i, _query: f"{call}; checked row {i}",
+    )
