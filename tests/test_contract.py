@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,10 @@ def normalised(doc: dict[str, Any]) -> dict[str, Any]:
     versions, the path, and where a timed-out test happened to be stopped."""
     kept = {k: v for k, v in doc.items() if k not in VOLATILE}
     # paths into this checkout (tracebacks, warnings) do not depend on where it is
-    kept = json.loads(json.dumps(kept).replace(json.dumps(ROOT)[1:-1], "<root>"))
+    text = json.dumps(kept).replace(json.dumps(ROOT)[1:-1], "<root>")
+    # and neither do a run's temporary folder or an object's address in a warning or a repr
+    text = re.sub(r"/kata-run-[\w.-]+?-[a-z0-9_]{8}", "/kata-run-<run>", text)
+    kept = json.loads(re.sub(r"0x[0-9a-f]{6,16}", "0x<address>", text))
     kept["tests"] = [
         {
             **{k: v for k, v in t.items() if k != "duration_ms"},
