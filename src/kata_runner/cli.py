@@ -16,62 +16,17 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
-
-from kata_runner import arguments, render, views
+from kata_runner import arguments, views
+from kata_runner.app import App
 from kata_runner.attempt import read_attempt
-from kata_runner.catalog import Catalog, Kata
 from kata_runner.errors import ExitCode, KataError, UsageError
-from kata_runner.practice import NoHintsLeft, Practice
+from kata_runner.practice import NoHintsLeft
 from kata_runner.requirements import require
-from kata_runner.workspace import Workspace
 
 EXIT_OK = EXIT_CLEARED = ExitCode.OK
 EXIT_NOT_CLEARED, EXIT_USAGE = ExitCode.NOT_CLEARED, ExitCode.USAGE
 EXIT_HARNESS, EXIT_INTERRUPTED = ExitCode.HARNESS, ExitCode.INTERRUPTED
 WRITING_VERBS = frozenset({"start", "run", "watch", "hint", "reset", "give-up"})
-
-
-class App:
-    """What every verb needs: the catalogue, the workspace and its practice loop, the screen."""
-
-    def __init__(
-        self,
-        catalog: Catalog | None = None,
-        out: Console | None = None,
-        err: Console | None = None,
-        workspace: Workspace | None = None,
-    ) -> None:
-        self.catalog = catalog or Catalog()
-        self.screen = render.Screen(
-            out or Console(highlight=False), err or Console(stderr=True, highlight=False)
-        )
-        self._workspace = workspace
-        self._practice: Practice | None = None
-        self.writes = False  # set for the verbs that write the history
-
-    def kata(self, typed: str) -> Kata:
-        return self.catalog.resolve(typed)
-
-    @property
-    def workspace(self) -> Workspace:
-        if self._workspace is None:
-            self._workspace = Workspace.resolve()
-        return self._workspace
-
-    @property
-    def practice(self) -> Practice:
-        """The practice loop; the first use says which workspace it works in."""
-        if self._practice is None:
-            self.screen.chatter(f"workspace: {self.workspace.path} ({self.workspace.why})")
-            self._practice = Practice(self.catalog, self.workspace, creates=self.writes)
-        return self._practice
-
-    def close(self) -> None:
-        if self._practice is not None:
-            for notice in self._practice.take_notices():
-                self.screen.warn(notice)
-            self._practice.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from kata_runner.results import Reason, RunResult, RunStatus
 from kata_runner.scheduling import Recommendation, kata_stats
 
 if TYPE_CHECKING:
-    from kata_runner.cli import App
+    from kata_runner.app import App
     from kata_runner.compare import Comparison
 
 
