@@ -13,6 +13,8 @@ the ways of forging a pass that we know of into `tampering_suspected` instead of
 
 from __future__ import annotations
 
+import itertools
+import operator
 import signal
 import sys
 import threading
@@ -65,6 +67,8 @@ class Snapshot:
     plugins: list[Any] = field(default_factory=list)
     hookimpls: dict[str, list[Any]] = field(default_factory=dict)
     pluginmanager: Any = None
+    # the same entries grouped by namespace, for a check in C: (namespace, names, values)
+    groups: list[tuple[Any, tuple[str, ...], tuple[Any, ...]]] = field(default_factory=list)
 
     @classmethod
     def take(
@@ -103,7 +107,16 @@ class Snapshot:
                         snap.class_entries.append((value, class_attr, class_value))
         for number in signals:
             snap.handlers[number] = signal.getsignal(number)
+        snap.groups = _grouped([*snap.module_entries, *snap.class_entries])
         return snap
+
+    def _entries_unchanged(self) -> bool:
+        """Every watched module and class attribute still the object it was (compared in C)."""
+        for namespace, names, values in self.groups:
+            current = map(namespace.get, names, itertools.repeat(_MISSING))
+            if any(map(operator.is_not, current, values)):
+                return False
+        return True
 
     def changes(self) -> list[str]:
         """What differs now from the snapshot, as short descriptions (empty when nothing does)."""
@@ -113,12 +126,13 @@ class Snapshot:
         for name, module in self.modules.items():
             if modules.get(name) is not module:
                 found.append(f"sys.modules[{name!r}] was replaced")
-        for module, attr, value in self.module_entries:
+        entries_unchanged = self._entries_unchanged()  # the common case: skip the detailed walk
+        for module, attr, value in [] if entries_unchanged else self.module_entries:
             if vars(module).get(attr, sentinel) is not value:
                 found.append(f"{module.__name__}.{attr} was replaced")
                 if len(found) > MAX_SHOWN:
                     return found
-        for owner, attr, value in self.class_entries:
+        for owner, attr, value in [] if entries_unchanged else self.class_entries:
             current = owner.__dict__.get(attr, sentinel)
             if current is not value and not _same_descriptor(current, value):
                 found.append(f"{owner.__module__}.{owner.__qualname__}.{attr} was replaced")
@@ -150,6 +164,24 @@ WATCHED_HOOKS = (
 def _impls(pluginmanager: Any, hook: str) -> list[Any]:
     caller = getattr(pluginmanager.hook, hook, None)
     return [impl.function for impl in caller.get_hookimpls()] if caller is not None else []
+
+
+_MISSING = object()
+
+
+def _grouped(
+    entries: list[tuple[Any, str, Any]],
+) -> list[tuple[Any, tuple[str, ...], tuple[Any, ...]]]:
+    """(owner, attr, value) entries as one (namespace, names, values) per module or class; a
+    class's namespace is one live view of its __dict__."""
+    by_namespace: dict[int, tuple[Any, list[str], list[Any]]] = {}
+    for owner, attr, value in entries:
+        group = by_namespace.get(id(owner))
+        if group is None:
+            group = by_namespace[id(owner)] = (vars(owner), [], [])
+        group[1].append(attr)
+        group[2].append(value)
+    return [(ns, tuple(names), tuple(values)) for ns, names, values in by_namespace.values()]
 
 
 def _same_descriptor(current: Any, value: Any) -> bool:
