@@ -96,25 +96,50 @@ class Door:
         self.origins: dict[int, tuple[Any, Any]] = {}  # id(copy) -> (copy, the attempt's object)
         self._process_time = time.process_time
         self._setitimer = signal.setitimer
-        self._getitimer = signal.getitimer
+        self.wall_tick = 1.0
 
     # ---- per test -------------------------------------------------------------------------------
 
     def begin_test(self, cpu_limit: float, wall_limit: float) -> None:
+        """Reset the accounting for a test with these limits (inf, inf: between tests), and arm
+        the timers that watch it. They tick for the whole test rather than being armed at every
+        call: a call into the attempt then costs two clock reads and no system call to a timer."""
         self.origins.clear()
         self.cpu_used, self.cpu_limit, self.wall_limit = 0.0, cpu_limit, wall_limit
         self.fired, self.label = None, None
         self.fires = 0
         self.labels_seen = []
+        if cpu_limit != float("inf"):
+            first = min(cpu_limit, REARM_SECONDS)
+            self._setitimer(signal.ITIMER_PROF, first, REARM_SECONDS)
+        else:
+            self._setitimer(signal.ITIMER_PROF, 0)
+        if wall_limit != float("inf"):
+            self.wall_tick = min(1.0, wall_limit / 4)
+            self._setitimer(signal.ITIMER_REAL, self.wall_tick, self.wall_tick)
+        else:
+            self._setitimer(signal.ITIMER_REAL, 0)
 
     def install_timers(self) -> None:
         """The handlers that turn the timers into KataTimeout inside the attempt's code."""
         signal.signal(signal.SIGPROF, self._on_cpu_timer)
         signal.signal(signal.SIGALRM, self._on_wall_timer)
 
+    def attempt_cpu(self) -> float:
+        """The attempt's CPU time so far in this test, the call in progress included (s)."""
+        running = self._process_time() - self.entered_cpu if self.depth > 0 else 0.0
+        return self.cpu_used + running
+
     def _on_cpu_timer(self, signum: int, frame: Any) -> None:
-        if self.depth > 0:
+        """Ticks every REARM_SECONDS of the process's CPU time (suite and attempt alike); fires
+        once the attempt's own share is over the limit, and ticks sooner when it is close."""
+        if self.depth == 0:
+            return
+        remaining = self.cpu_limit - self.attempt_cpu()
+        if remaining <= 0:
             self._fire("cpu")
+        if remaining < REARM_SECONDS:
+            self._setitimer(signal.ITIMER_PROF, max(remaining, 0.001), REARM_SECONDS)
 
     def _fire(self, kind: str) -> None:
         """Raise KataTimeout in the attempt's code; if it keeps swallowing it (an `except
@@ -128,11 +153,16 @@ class Door:
         raise KataTimeout(kind, self.label, self.cpu_limit if kind == "cpu" else self.wall_limit)
 
     def _on_wall_timer(self, signum: int, frame: Any) -> None:
-        """Fires only for an attempt that mostly waited: one that computed is the CPU timer's to
-        judge, however slowly a loaded machine let it run."""
+        """Fires only for a call that has waited past the wall limit and mostly waited: one that
+        computed is the CPU timer's to judge, however slowly a loaded machine let it run."""
         if self.depth == 0:
             return
         waited = time.monotonic() - self.entered_wall
+        if waited < self.wall_limit:
+            if self.wall_limit - waited < self.wall_tick:  # the next tick would come too late
+                soon = max(self.wall_limit - waited, 0.001)
+                self._setitimer(signal.ITIMER_REAL, soon, self.wall_tick)
+            return
         computed = self._process_time() - self.entered_cpu
         if computed < IDLE_SHARE * waited:
             self._fire("wall")
@@ -141,61 +171,66 @@ class Door:
 
     def call(self, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """fn(*args, **kwargs) as attempt code: timed, limited, converted, exceptions tagged."""
-        args = tuple(unwrap(a) for a in args)
-        kwargs = {k: unwrap(v) for k, v in kwargs.items()}
+        for arg in args:
+            if type(arg) in MAY_HOLD_PROXIES:
+                args = tuple(unwrap(a) for a in args)
+                break
+        if kwargs:
+            kwargs = {k: unwrap(v) for k, v in kwargs.items()}
         return self.wrap(self.run(label, fn, *args, **kwargs), label)
 
     def run(self, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """fn(*args, **kwargs) as attempt code, timed and limited; the result as it is."""
-        outermost = self.depth == 0
-        if outermost:
-            self._enter(label)
-        self.depth += 1
-        raised = False
+        if self.depth > 0:  # attempt code calling back into attempt code: already accounted
+            self.depth += 1
+            try:
+                return fn(*args, **kwargs)
+            except BaseException as exc:
+                if not isinstance(exc, KataTimeout):
+                    _tag(exc)
+                raise
+            finally:
+                self.depth -= 1
+        if label != self.label:
+            self._relabel(label)
+        if self.cpu_used >= self.cpu_limit:
+            self.fired = "cpu"
+            raise KataTimeout("cpu", label, self.cpu_limit)
+        clock = self._process_time
+        self.entered_wall = time.monotonic()
+        self.entered_cpu = entered = clock()
+        self.depth = 1
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            raised = True
+            self.depth = 0
+            self.cpu_used += clock() - entered
             if not isinstance(exc, KataTimeout):
                 _tag(exc)
             raise
-        finally:
-            self.depth -= 1
-            if outermost:
-                self._leave(check=not raised)
+        self.depth = 0
+        self.cpu_used += clock() - entered
+        if self.cpu_used > self.cpu_limit:
+            # the timer was dodged (disabled, or its signal swallowed): the limit still holds
+            self.fired = "cpu"
+            raise KataTimeout("cpu", self.label, self.cpu_limit)
         return result
 
-    def _enter(self, label: str) -> None:
+    def _relabel(self, label: str) -> None:
+        """The attempt's code now runs under `label`: noted, and shown to the parent's watchdog."""
         self.label = label
         if label not in self.labels_seen:
             self.labels_seen.append(label)
         if self.sink is not None:
             self.sink[:LABEL_BYTES] = label.encode()[:LABEL_BYTES].ljust(LABEL_BYTES)
-        remaining = self.cpu_limit - self.cpu_used
-        if remaining <= 0:
-            self.fired = "cpu"
-            raise KataTimeout("cpu", label, self.cpu_limit)
-        if remaining != float("inf"):
-            self._setitimer(signal.ITIMER_PROF, remaining, REARM_SECONDS)
-        if self.wall_limit != float("inf"):
-            self._setitimer(signal.ITIMER_REAL, self.wall_limit, 1.0)
-        self.entered_cpu = self._process_time()
-        self.entered_wall = time.monotonic()
-
-    def _leave(self, *, check: bool) -> None:
-        self._setitimer(signal.ITIMER_PROF, 0)
-        self._setitimer(signal.ITIMER_REAL, 0)
-        self.cpu_used += self._process_time() - self.entered_cpu
-        if check and self.cpu_used > self.cpu_limit:
-            # the timer was dodged (disabled, or its signal swallowed): the limit still holds
-            self.fired = "cpu"
-            raise KataTimeout("cpu", self.label, self.cpu_limit)
 
     # ---- what comes out ---------------------------------------------------------------------------
 
     def wrap(self, value: Any, label: str) -> Any:
         """`value` as the suite may see it: plain, or behind a proxy. A container is a copy, so the
         door remembers what it was copied from (see `origin`)."""
+        if type(value) in EXACT_SCALARS:
+            return value
         plain = _plain(value, self, label, 0)
         if plain is not value and type(value) in (list, dict, set):
             self.origins[id(plain)] = (plain, value)  # both kept alive: ids stay unique
@@ -241,7 +276,7 @@ def unwrap(value: Any) -> Any:
 
 
 def _is_proxy(value: Any) -> bool:
-    return type(value) in (AttemptObject, AttemptClass, AttemptCallable)
+    return type(value) in PROXY_TYPES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,7 +474,8 @@ class _CallableProxy:
         object.__setattr__(self, "_label", label)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _door(self).call(_label(self), _target(self), *args, **kwargs)
+        get = object.__getattribute__  # the hot path of every suite: no helper calls
+        return get(self, "_door").call(get(self, "_label"), get(self, "_target"), *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return _door(self).call(_label(self), getattr, _target(self), name)
@@ -542,7 +578,8 @@ class AttemptObject:
         return type(_target(self))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _door(self).call(_label(self), _target(self), *args, **kwargs)
+        get = object.__getattribute__  # the hot path of every suite: no helper calls
+        return get(self, "_door").call(get(self, "_label"), get(self, "_target"), *args, **kwargs)
 
     def __repr__(self) -> str:
         text = _door(self).call("__repr__", repr, _target(self))
@@ -639,6 +676,10 @@ for _name, _op in (
     ("ipow", operator.ipow), ("imatmul", operator.imatmul),
 ):  # fmt: skip
     setattr(AttemptObject, f"__{_name}__", _forward(_op, f"__{_name}__"))
+
+
+PROXY_TYPES: frozenset[type] = frozenset({AttemptObject, AttemptClass, AttemptCallable})
+MAY_HOLD_PROXIES: frozenset[type] = PROXY_TYPES | {list, tuple, dict}  # what `unwrap` looks into
 
 
 class _TimedIterator:

@@ -459,6 +459,7 @@ class Harness:
                 },
                 None,
             )
+        door.begin_test(float("inf"), float("inf"))  # the import's timers stop here
         door.module = module
         names = list(start["names"])
         missing = [n for n in names if not hasattr(module, n)]

@@ -137,6 +137,41 @@ def test_the_cpu_limit_counts_the_attempts_time_only():
     with pytest.raises(KataTimeout) as timeout:
         impl.busy(5)
     assert timeout.value.kind == "cpu" and timeout.value.label == "busy"
+    door.begin_test(float("inf"), float("inf"))  # the timers stop
+
+
+def test_an_attempt_that_disarms_the_cpu_timer_is_still_over_its_limit_when_it_returns():
+    impl = module_from(
+        "import signal, time\n"
+        "def dodge(seconds):\n"
+        "    signal.setitimer(signal.ITIMER_PROF, 0)\n"
+        "    end = time.process_time() + seconds\n"
+        "    while time.process_time() < end: pass\n"
+        "    return 'done'\n"
+    )
+    door = object.__getattribute__(impl, "_door")
+    door.install_timers()
+    door.begin_test(0.2, 5.0)
+    try:
+        with pytest.raises(KataTimeout) as timeout:
+            impl.dodge(0.4)
+        assert timeout.value.kind == "cpu" and door.fired == "cpu"
+    finally:
+        door.begin_test(float("inf"), float("inf"))
+
+
+def test_an_attempt_that_waits_past_the_wall_limit_is_stopped_as_waiting():
+    impl = module_from("import time\ndef wait(seconds):\n    time.sleep(seconds)\n")
+    door = object.__getattribute__(impl, "_door")
+    door.install_timers()
+    door.begin_test(1.0, 0.3)
+    try:
+        impl.wait(0.01)  # well within the limit: returns
+        with pytest.raises(KataTimeout) as timeout:
+            impl.wait(30)
+        assert timeout.value.kind == "wall" and timeout.value.label == "wait"
+    finally:
+        door.begin_test(float("inf"), float("inf"))
 
 
 def test_the_origin_of_a_returned_copy_tells_a_live_object_handed_out_twice():
