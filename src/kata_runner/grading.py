@@ -454,6 +454,7 @@ class _Run:
         elif kind == "done":
             test.tamper = list(record.get("tamper") or [])
             test.canaries_run = int(record.get("canaries") or 0)
+            self.schedule(sock)
 
     def test_at(self, index: Any) -> TestState | None:
         if isinstance(index, int) and 0 <= index < len(self.state.tests):
@@ -472,7 +473,12 @@ class _Run:
 
     def schedule(self, sock: Any) -> None:
         """Start tests in order, up to `jobs` at once; skip those a hang or crash already decided."""
-        running = sum(1 for t in self.state.tests if t.index in self.sent and not t.exited)
+        # a test that sent `done` is only exiting: its core is free for the next one
+        running = sum(
+            1
+            for t in self.state.tests
+            if t.index in self.sent and not t.exited and t.tamper is None
+        )
         while self.queue and running < self.jobs:
             index = self.queue.pop(0)
             test = self.state.tests[index]

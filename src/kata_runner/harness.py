@@ -490,6 +490,9 @@ class Harness:
         snapshot: Any,
     ) -> None:
         fd = self.sock.fileno()
+        # every test process starts from these states (seeding numpy's global generator for the
+        # first time costs ~10 ms: once here, not in each test's process)
+        _seed_everything()
         gc.collect()
         gc.freeze()  # test processes share these objects copy-on-write: keep the collector off them
         workers: dict[int, int] = {}  # pid -> test index
@@ -570,7 +573,7 @@ class Harness:
         assert door is not None
         door.sink = open_label_sink(run_dir / f"inflight-{index}")
         door.begin_test(cpu_limit, cpu_limit * WALL_MULTIPLE)
-        _seed_everything()
+        random.seed(0)  # the root seeded every generator; `random` alone reseeds itself at a fork
         describer = Describer(self.start["attempt"], self.start["display"])
         started = time.perf_counter()
 

@@ -199,7 +199,8 @@ def hang_or_crash(test: TestState, verdict: Verdict) -> str | None:
 def poisoned_by(test: TestState, tests: list[TestState]) -> TestState | None:
     """The earlier test whose hang or crash decides `test` (same function, same level or above)."""
     for earlier in tests[: test.index]:
-        if not (earlier.exited or earlier.killed_for) or earlier.skipped:
+        settled = earlier.exited or earlier.killed_for or earlier.tamper is not None  # `done`
+        if not settled or earlier.skipped:
             continue
         label = hang_or_crash(earlier, test_verdict(earlier))
         if label and label in test.uses and test.level >= earlier.level:
