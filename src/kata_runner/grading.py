@@ -39,6 +39,7 @@ from kata_runner.errors import HarnessError
 from kata_runner.outcome import RunState, TestState
 from kata_runner.records import CanaryRecord, TestRecord
 from kata_runner.results import RunResult
+from kata_runner.start_order import start_order
 
 POLL_SECONDS = 0.02
 DUMP_GRACE_SECONDS = 0.3
@@ -399,7 +400,8 @@ class _Run:
                         self.only_level is not None and test.level != self.only_level
                     ):
                         test.skipped = test.not_requested = True
-                self.queue = [t.index for t in state.tests if not t.skipped]
+                wanted = [t for t in state.tests if not t.skipped]
+                self.queue = start_order(self.kata.slug, wanted, self.jobs)
                 self.import_started = now
             elif kind == "confined":
                 state.confinement = {
