@@ -25,6 +25,7 @@ budget `capacity + rate * elapsed` is tight for a correct bucket and any lost up
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import random
 import sys
@@ -49,10 +50,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from kata_runner.testing import Trace, expect_raises, fail, returns, show
+from kata_runner.testing import Trace, expect_raises, fail, returns, show, sleeps
+from kata_runner.testing.sleeps import REAL_ASYNCIO_SLEEP, REAL_TIME_SLEEP
 
-REAL_TIME_SLEEP = time.sleep
-REAL_ASYNCIO_SLEEP = asyncio.sleep
 START = 1000.0  # every fake clock starts here: a bucket must not assume the clock starts at 0
 
 # ---------------------------------------------------------------------------------------------
@@ -194,6 +194,10 @@ def num(x: Any) -> str:
     return str(x)
 
 
+# sleeps of the attempt's own are recorded with numbers as `num` writes them
+no_real_sleep = functools.partial(sleeps.no_real_sleep, show=num)
+
+
 # ---------------------------------------------------------------------------------------------
 # Fakes: a clock moved by hand, a recording sleep
 
@@ -235,38 +239,6 @@ class Sleeper:
         for coroutine in left:
             coroutine.close()
         return len(left)
-
-
-@contextmanager
-def no_real_sleep(impl: ModuleType) -> Iterator[list[str]]:
-    """Replace time.sleep and asyncio.sleep, and the attempt's own aliases of them, by recorders."""
-    called: list[str] = []
-
-    def time_sleep(seconds: float) -> None:
-        called.append(f"time.sleep({num(seconds)})")
-
-    async def asyncio_sleep(delay: float, result: Any = None) -> Any:
-        called.append(f"asyncio.sleep({num(delay)})")
-        await REAL_ASYNCIO_SLEEP(0)
-        return result
-
-    patches: list[tuple[Any, str, Any]] = [
-        (time, "sleep", time_sleep),
-        (asyncio, "sleep", asyncio_sleep),
-    ]
-    for name, value in list(vars(impl).items()):
-        if value is REAL_TIME_SLEEP:
-            patches.append((impl, name, time_sleep))
-        elif value is REAL_ASYNCIO_SLEEP:
-            patches.append((impl, name, asyncio_sleep))
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    for owner, name, value in patches:
-        setattr(owner, name, value)
-    try:
-        yield called
-    finally:
-        for owner, name, value in reversed(saved):
-            setattr(owner, name, value)
 
 
 # ---------------------------------------------------------------------------------------------

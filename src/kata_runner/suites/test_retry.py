@@ -17,12 +17,12 @@ cannot be blurred by rounding.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +30,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kata_runner.testing import call_repr, expect_equal, expect_raises, fail, show
+from kata_runner.testing import call_repr, expect_equal, expect_raises, fail, show, sleeps
+from kata_runner.testing.sleeps import REAL_ASYNCIO_SLEEP, REAL_TIME_SLEEP
 
-REAL_TIME_SLEEP = time.sleep
-REAL_ASYNCIO_SLEEP = asyncio.sleep
 START = 1000.0  # the fake clock's reading when a run starts
 DECORATION_GAP = 500.0  # seconds that pass between decorating and calling, in the retrying form
 ARGS = ("The capital of France is",)  # what the retrying form passes to the decorated function
@@ -63,6 +62,10 @@ def num(x: Any) -> str:
         text = f"{x:.10g}"
         return text + ".0" if text.lstrip("-").isdigit() else text
     return repr(x)
+
+
+# sleeps of the attempt's own are recorded with numbers as `num` writes them
+no_real_sleep = functools.partial(sleeps.no_real_sleep, show=num)
 
 
 @dataclass(frozen=True)
@@ -183,38 +186,6 @@ class Env:
         for coroutine in unawaited:
             coroutine.close()
         return len(unawaited)
-
-
-@contextmanager
-def no_real_sleep(impl: Any) -> Iterator[list[str]]:
-    """Replace time.sleep and asyncio.sleep, and the attempt's own aliases of them, by recorders."""
-    called: list[str] = []
-
-    def time_sleep(seconds: float) -> None:
-        called.append(f"time.sleep({num(seconds)})")
-
-    async def asyncio_sleep(delay: float, result: Any = None) -> Any:
-        called.append(f"asyncio.sleep({num(delay)})")
-        await REAL_ASYNCIO_SLEEP(0)
-        return result
-
-    patches: list[tuple[Any, str, Any]] = [
-        (time, "sleep", time_sleep),
-        (asyncio, "sleep", asyncio_sleep),
-    ]
-    for name, value in list(vars(impl).items()):
-        if value is REAL_TIME_SLEEP:
-            patches.append((impl, name, time_sleep))
-        elif value is REAL_ASYNCIO_SLEEP:
-            patches.append((impl, name, asyncio_sleep))
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    for owner, name, value in patches:
-        setattr(owner, name, value)
-    try:
-        yield called
-    finally:
-        for owner, name, value in reversed(saved):
-            setattr(owner, name, value)
 
 
 @dataclass

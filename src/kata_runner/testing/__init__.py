@@ -8,6 +8,7 @@
 - tensors: seeded numpy and torch inputs that shrink.
 - tolerances: one table by dtype.
 - oracles: exact arithmetic shared by several suites.
+- sleeps (`kata_runner.testing.sleeps`): `no_real_sleep`, for suites of katas that wait.
 """
 
 from kata_runner.testing.assertions import (
