@@ -109,6 +109,17 @@ def test_type_error_is_an_error_with_the_users_frame(kata_probe, tmp_path):
     assert_level_two_still_graded(result)
 
 
+def test_messages_and_output_name_the_users_file_not_the_runs_copy(kata_probe, tmp_path):
+    body = "print('printed from', __file__)\nraise ValueError(f'raised in {__file__}')"
+    result = grade(kata_probe, attempt(tmp_path, body))
+    test = result.test("test_double_of_two")
+    assert test["status"] == "error"
+    assert "raised in " in test["message"] and "printed from " in test["output"]
+    for text in (test["message"], test["output"]):
+        assert "/attempt/probe.py" not in text and "kata-" not in text, text
+        assert "probe.py" in text
+
+
 @pytest.mark.parametrize(
     ("case", "body", "prelude"),
     [
