@@ -199,16 +199,16 @@ class Door:
         clock = self._process_time
         self.entered_wall = time.monotonic()
         self.entered_cpu = entered = clock()
-        self.depth = 1
+        self.depth += 1  # not `= 1`: threads of the attempt may enter at once
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self.depth = 0
+            self.depth -= 1
             self.cpu_used += clock() - entered
             if not isinstance(exc, KataTimeout):
                 _tag(exc)
             raise
-        self.depth = 0
+        self.depth -= 1
         self.cpu_used += clock() - entered
         if self.cpu_used > self.cpu_limit:
             # the timer was dodged (disabled, or its signal swallowed): the limit still holds

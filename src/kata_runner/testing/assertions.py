@@ -16,6 +16,7 @@ suite that needs neither pays for neither.
 from __future__ import annotations
 
 import math
+import re
 import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,6 +61,9 @@ def _is_tensor(value: Any) -> bool:
     }
 
 
+ADDRESS = re.compile(r"(<[^<>'\"]*?) at 0x[0-9a-fA-F]+>")
+
+
 def show(value: Any) -> str:
     """A compact, exact-enough rendering of a value for a failure message."""
     if _is_tensor(value):
@@ -76,7 +80,8 @@ def show(value: Any) -> str:
         return f"{value.item()!r} ({value.dtype})"
     if isinstance(value, str):
         return _repr.repr(value)
-    return _repr.repr(value)
+    # `<bm25.BM25 object at 0x7f...>` -> `<bm25.BM25 object>`: the same verdict, the same message
+    return ADDRESS.sub(r"\1>", _repr.repr(value))
 
 
 def call_repr(fn: str, *args: Any, **kwargs: Any) -> str:
