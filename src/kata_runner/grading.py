@@ -488,7 +488,7 @@ class _Run:
         running = sum(
             1
             for t in self.state.tests
-            if t.index in self.sent and not t.exited and t.tamper is None
+            if t.index in self.sent and not t.exited and not t.reported_done
         )
         while self.queue and running < self.jobs:
             index = self.queue.pop(0)

@@ -37,6 +37,11 @@ class TestState:
     def running(self) -> bool:
         return self.pid is not None and not self.exited
 
+    @property
+    def reported_done(self) -> bool:
+        """The test process sent `done`: its result is final and it is only exiting."""
+        return self.tamper is not None
+
 
 @dataclass
 class RunState:

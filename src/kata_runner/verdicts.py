@@ -199,7 +199,7 @@ def hang_or_crash(test: TestState, verdict: Verdict) -> str | None:
 def poisoned_by(test: TestState, tests: list[TestState]) -> TestState | None:
     """The earlier test whose hang or crash decides `test` (same function, same level or above)."""
     for earlier in tests[: test.index]:
-        settled = earlier.exited or earlier.killed_for or earlier.tamper is not None  # `done`
+        settled = earlier.exited or earlier.killed_for or earlier.reported_done
         if not settled or earlier.skipped:
             continue
         label = hang_or_crash(earlier, test_verdict(earlier))
